@@ -1,0 +1,82 @@
+//! The element types regnorm reduces over.
+//!
+//! [`Element`] is sealed: it is implemented for [`f32`] and [`f64`], and its
+//! hidden part names, for each element type, the lane type it accumulates in
+//! and the vector types each kernel tier uses. A new element type (`f16`,
+//! `bf16`) is added by implementing it here and giving it lane types in each
+//! tier; code that calls `sum_abs(&x)` or `L1::penalty(&x)` does not change.
+
+use core::fmt::Debug;
+
+use crate::kernels::lanes::{Float, Group};
+use crate::kernels::portable;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::x86_64;
+
+/// A floating-point type whose slices regnorm can reduce: [`f32`] or [`f64`].
+///
+/// The trait is sealed; its methods are an implementation detail.
+///
+/// ```
+/// fn l1_of<T: regnorm::Element>(w: &[T]) -> f64 {
+///     regnorm::sum_abs(w)
+/// }
+/// assert_eq!(l1_of(&[1.0f32, -2.0]), 3.0);
+/// assert_eq!(l1_of(&[1.0f64, -2.0]), 3.0);
+/// ```
+pub trait Element: sealed::Sealed + Copy + Debug + PartialEq + Send + Sync + 'static {}
+
+impl Element for f32 {}
+impl Element for f64 {}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// What the kernels need to know about an element type.
+    pub trait Sealed: Sized {
+        /// The type each lane accumulates in (the element type itself for
+        /// `f32` and `f64`; `f32` for the half-precision types to come).
+        type Lane: Float;
+        /// The number of lanes `L` of the canonical order (see `reduce`).
+        const LANES: usize;
+        /// The element as a lane value (exact).
+        fn to_lane(self) -> Self::Lane;
+
+        /// `L` lanes as `wide` vectors: the portable tier.
+        type Portable: Group<Elem = Self>;
+        /// `L` lanes as 256-bit AVX registers.
+        #[cfg(target_arch = "x86_64")]
+        type Avx: Group<Elem = Self>;
+        /// `L` lanes as 512-bit AVX-512F registers.
+        #[cfg(target_arch = "x86_64")]
+        type Avx512: Group<Elem = Self>;
+    }
+
+    impl Sealed for f32 {
+        type Lane = f32;
+        const LANES: usize = 32;
+        #[inline(always)]
+        fn to_lane(self) -> f32 {
+            self
+        }
+        type Portable = portable::F32Lanes;
+        #[cfg(target_arch = "x86_64")]
+        type Avx = x86_64::AvxF32;
+        #[cfg(target_arch = "x86_64")]
+        type Avx512 = x86_64::Avx512F32;
+    }
+
+    impl Sealed for f64 {
+        type Lane = f64;
+        const LANES: usize = 16;
+        #[inline(always)]
+        fn to_lane(self) -> f64 {
+            self
+        }
+        type Portable = portable::F64Lanes;
+        #[cfg(target_arch = "x86_64")]
+        type Avx = x86_64::AvxF64;
+        #[cfg(target_arch = "x86_64")]
+        type Avx512 = x86_64::Avx512F64;
+    }
+}

@@ -1,0 +1,178 @@
+//! How a call runs: which kernel tier, and whether it may use threads.
+
+use crate::element::Element;
+use crate::error::Error;
+use crate::kernels::{Sums, Tier};
+use crate::parallel::Par;
+use crate::reduce::{self, Which};
+
+/// How regnorm runs a call: the kernel tier, and whether large inputs are
+/// split across rayon threads.
+///
+/// [`Exec::new`] (the default) runs the best tier of this CPU and, with the
+/// `rayon` feature (on by default), splits inputs of 512 KiB or more across
+/// the rayon pool the call is made from: the global pool, or your own inside
+/// [`rayon::ThreadPool::install`]. Every choice returns the same bits.
+///
+/// ```
+/// use regnorm::{Exec, Tier};
+/// let x: Vec<f32> = (0..1_000_000).map(|i| (i as f32).sin()).collect();
+///
+/// let parallel = Exec::new().sum_sq(&x);
+/// let sequential = Exec::sequential().sum_sq(&x);
+/// let scalar = Exec::sequential().with_tier(Tier::Scalar)?.sum_sq(&x);
+/// let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+/// let in_pool = pool.install(|| Exec::new().sum_sq(&x));
+///
+/// assert_eq!(parallel.to_bits(), sequential.to_bits());
+/// assert_eq!(parallel.to_bits(), scalar.to_bits());
+/// assert_eq!(parallel.to_bits(), in_pool.to_bits());
+/// # Ok::<(), regnorm::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exec {
+    tier: Option<Tier>,
+    parallel: bool,
+}
+
+impl Default for Exec {
+    fn default() -> Exec {
+        Exec::new()
+    }
+}
+
+impl Exec {
+    /// The best tier of this CPU; parallel if the `rayon` feature is on.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::Exec::new().tier(), regnorm::Tier::best());
+    /// ```
+    pub const fn new() -> Exec {
+        Exec { tier: None, parallel: cfg!(feature = "rayon") }
+    }
+
+    /// The best tier of this CPU, on the calling thread only.
+    ///
+    /// ```
+    /// assert!(!regnorm::Exec::sequential().is_parallel());
+    /// ```
+    pub const fn sequential() -> Exec {
+        Exec { tier: None, parallel: false }
+    }
+
+    /// The same, with threads allowed or not (allowing them has no effect
+    /// without the `rayon` feature).
+    ///
+    /// ```
+    /// let exec = regnorm::Exec::new().with_parallel(false);
+    /// assert_eq!(exec, regnorm::Exec::sequential());
+    /// ```
+    pub const fn with_parallel(self, parallel: bool) -> Exec {
+        Exec { parallel: parallel && cfg!(feature = "rayon"), ..self }
+    }
+
+    /// The same, pinned to `tier`.
+    ///
+    /// # Errors
+    /// [`Error::TierUnavailable`] if this CPU cannot run `tier`.
+    ///
+    /// ```
+    /// use regnorm::{Exec, Tier};
+    /// let exec = Exec::new().with_tier(Tier::Portable)?;
+    /// assert_eq!(exec.tier(), Tier::Portable);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    pub fn with_tier(self, tier: Tier) -> Result<Exec, Error> {
+        if tier.is_available() {
+            Ok(Exec { tier: Some(tier), ..self })
+        } else {
+            Err(Error::TierUnavailable { tier })
+        }
+    }
+
+    /// The tier calls run on.
+    ///
+    /// ```
+    /// assert!(regnorm::Exec::new().tier().is_available());
+    /// ```
+    #[inline]
+    pub fn tier(&self) -> Tier {
+        self.tier.unwrap_or_else(Tier::best)
+    }
+
+    /// Whether large inputs may be split across threads.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::Exec::new().is_parallel(), cfg!(feature = "rayon"));
+    /// ```
+    pub const fn is_parallel(&self) -> bool {
+        self.parallel
+    }
+
+    /// Σ|xᵢ| in the canonical order, carried in `f64`.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::Exec::sequential().sum_abs(&[1.5f32, -2.5]), 4.0);
+    /// ```
+    #[inline]
+    pub fn sum_abs<T: Element>(&self, x: &[T]) -> f64 {
+        reduce::sums(x, Which::Abs, self.tier(), self.par()).abs
+    }
+
+    /// Σxᵢ² in the canonical order, carried in `f64`.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::Exec::sequential().sum_sq(&[3.0f64, -4.0]), 25.0);
+    /// ```
+    #[inline]
+    pub fn sum_sq<T: Element>(&self, x: &[T]) -> f64 {
+        reduce::sums(x, Which::Sq, self.tier(), self.par()).sq
+    }
+
+    /// Σ|xᵢ| and Σxᵢ² in one pass over `x`; each is bitwise equal to the
+    /// separate call.
+    ///
+    /// ```
+    /// let s = regnorm::Exec::new().sums(&[3.0f32, -4.0]);
+    /// assert_eq!((s.abs, s.sq), (7.0, 25.0));
+    /// ```
+    #[inline]
+    pub fn sums<T: Element>(&self, x: &[T]) -> Sums {
+        reduce::sums(x, Which::Both, self.tier(), self.par())
+    }
+
+    /// Σ|w| and Σw² over a whole model in one pass: the `f64` sum, in order,
+    /// of every tensor's sums. Accepts `&[&[T]]`, `&[Vec<T>]`, or any
+    /// iterator of things that are slices.
+    ///
+    /// ```
+    /// let (a, b) = (vec![1.0f32; 3], vec![-2.0f32; 2]);
+    /// let s = regnorm::Exec::new().model_sums(&[&a[..], &b[..]]);
+    /// assert_eq!((s.abs, s.sq), (7.0, 11.0));
+    /// let s = regnorm::Exec::new().model_sums([a, b].iter());
+    /// assert_eq!((s.abs, s.sq), (7.0, 11.0));
+    /// ```
+    pub fn model_sums<T, I>(&self, tensors: I) -> Sums
+    where
+        T: Element,
+        I: IntoIterator,
+        I::Item: AsRef<[T]>,
+    {
+        self.model(tensors, Which::Both)
+    }
+
+    pub(crate) fn model<T, I>(&self, tensors: I, which: Which) -> Sums
+    where
+        T: Element,
+        I: IntoIterator,
+        I::Item: AsRef<[T]>,
+    {
+        let items: Vec<I::Item> = tensors.into_iter().collect();
+        let slices: Vec<&[T]> = items.iter().map(AsRef::as_ref).collect();
+        reduce::model_sums(&slices, which, self.tier(), self.par())
+    }
+
+    pub(crate) fn par(&self) -> Par {
+        if self.parallel { Par::Rayon } else { Par::Sequential }
+    }
+}

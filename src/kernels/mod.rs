@@ -1,0 +1,239 @@
+//! The kernel tiers, their run-time selection, and the dispatcher.
+//!
+//! Every tier computes the same canonical order (see [`crate::reduce`]), so
+//! every tier returns the same bits for the same input; they differ only in
+//! speed:
+//!
+//! | tier | code | needs |
+//! |---|---|---|
+//! | [`Tier::Scalar`] | `scalar.rs`: plain loops, the reference | nothing |
+//! | [`Tier::Portable`] | `portable.rs`: `wide` vectors, width fixed at compile time | nothing |
+//! | [`Tier::Avx`] | `x86_64.rs`: `__m256`, `#[target_feature(enable = "avx")]` | x86_64 with AVX |
+//! | [`Tier::Avx512`] | `x86_64.rs`: `__m512`, `#[target_feature(enable = "avx512f")]` | x86_64 with AVX-512F |
+//!
+//! The CPU is examined once, on the first call, and the answer is cached in
+//! an atomic (as `memchr` does; racing first calls compute and store the same
+//! value). A dispatched call then costs one relaxed load and a `match`. Where
+//! the build already enables a tier's feature (`-C target-cpu=native`), the
+//! check is a constant and the tier is called directly.
+
+pub(crate) mod body;
+pub(crate) mod lanes;
+pub(crate) mod portable;
+pub(crate) mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_64;
+
+use core::fmt;
+use core::ops::Add;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::element::Element;
+
+/// The two sums regnorm reduces a slice to, carried in `f64`.
+///
+/// ```
+/// let s = regnorm::sums(&[3.0f32, -4.0]);
+/// assert_eq!(s, regnorm::Sums { abs: 7.0, sq: 25.0 });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sums {
+    /// Σ|xᵢ|.
+    pub abs: f64,
+    /// Σxᵢ².
+    pub sq: f64,
+}
+
+impl Sums {
+    /// Both sums zero: the sums of an empty slice.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::sums::<f64>(&[]), regnorm::Sums::ZERO);
+    /// ```
+    pub const ZERO: Sums = Sums { abs: 0.0, sq: 0.0 };
+}
+
+impl Add for Sums {
+    type Output = Sums;
+    /// Adds each sum in `f64`.
+    ///
+    /// ```
+    /// use regnorm::Sums;
+    /// let s = Sums { abs: 1.0, sq: 2.0 } + Sums { abs: 3.0, sq: 4.0 };
+    /// assert_eq!(s, Sums { abs: 4.0, sq: 6.0 });
+    /// ```
+    #[inline]
+    fn add(self, rhs: Sums) -> Sums {
+        Sums { abs: self.abs + rhs.abs, sq: self.sq + rhs.sq }
+    }
+}
+
+/// An implementation tier of the kernels.
+///
+/// All tiers return identical bits; use them to compare speed or to pin one
+/// down. [`Tier::best`] is what the dispatched functions use.
+///
+/// ```
+/// use regnorm::{Exec, Tier};
+/// let x = vec![0.5f32; 10_000];
+/// let reference = Exec::sequential().with_tier(Tier::Scalar).unwrap().sum_abs(&x);
+/// for tier in Tier::available() {
+///     let exec = Exec::sequential().with_tier(tier).unwrap();
+///     assert_eq!(exec.sum_abs(&x).to_bits(), reference.to_bits(), "{tier}");
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Tier {
+    /// Plain loops: the reference definition. Always available.
+    Scalar,
+    /// `wide` vectors, whose width is fixed when regnorm is compiled (SSE2 in
+    /// a default x86_64 build, NEON on aarch64). Always available.
+    Portable,
+    /// 256-bit AVX registers, selected at run time. x86_64 with AVX.
+    Avx,
+    /// 512-bit AVX-512F registers, selected at run time. x86_64 with AVX-512F.
+    Avx512,
+}
+
+impl Tier {
+    /// Every tier, slowest first, whether or not this CPU has it.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::Tier::ALL[0], regnorm::Tier::Scalar);
+    /// ```
+    pub const ALL: [Tier; 4] = [Tier::Scalar, Tier::Portable, Tier::Avx, Tier::Avx512];
+
+    /// A short lowercase name: `scalar`, `portable`, `avx`, `avx512`.
+    ///
+    /// ```
+    /// assert_eq!(regnorm::Tier::Avx512.name(), "avx512");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tier::Scalar => "scalar",
+            Tier::Portable => "portable",
+            Tier::Avx => "avx",
+            Tier::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU (and target) can run the tier.
+    ///
+    /// ```
+    /// assert!(regnorm::Tier::Scalar.is_available());
+    /// assert!(regnorm::Tier::Portable.is_available());
+    /// ```
+    #[inline]
+    pub fn is_available(self) -> bool {
+        available_bits() & self.bit() != 0
+    }
+
+    /// The tiers this CPU can run, slowest first.
+    ///
+    /// ```
+    /// let tiers = regnorm::Tier::available();
+    /// assert!(tiers.contains(&regnorm::Tier::best()));
+    /// ```
+    pub fn available() -> Vec<Tier> {
+        Tier::ALL.into_iter().filter(|t| t.is_available()).collect()
+    }
+
+    /// The fastest tier this CPU can run: what the dispatched calls use.
+    ///
+    /// ```
+    /// assert!(regnorm::Tier::best() >= regnorm::Tier::Portable);
+    /// ```
+    #[inline]
+    pub fn best() -> Tier {
+        let bits = available_bits();
+        if bits & Tier::Avx512.bit() != 0 {
+            Tier::Avx512
+        } else if bits & Tier::Avx.bit() != 0 {
+            Tier::Avx
+        } else {
+            Tier::Portable
+        }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Set in [`DETECTED`] once the CPU has been examined.
+const DETECTED_FLAG: u8 = 0x80;
+
+/// The available tiers as bits (`1 << tier`), plus [`DETECTED_FLAG`];
+/// zero until the first call examines the CPU.
+static DETECTED: AtomicU8 = AtomicU8::new(0);
+
+/// The tiers this build can run without asking the CPU.
+const fn compiled_bits() -> u8 {
+    let mut bits = Tier::Scalar.bit() | Tier::Portable.bit();
+    if cfg!(all(target_arch = "x86_64", target_feature = "avx")) {
+        bits |= Tier::Avx.bit();
+    }
+    if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+        bits |= Tier::Avx512.bit();
+    }
+    bits
+}
+
+#[inline]
+fn available_bits() -> u8 {
+    // A build that enables AVX-512F has every tier: no need to ask.
+    if compiled_bits() & Tier::Avx512.bit() != 0 {
+        return compiled_bits();
+    }
+    match DETECTED.load(Ordering::Relaxed) {
+        0 => detect(),
+        bits => bits,
+    }
+}
+
+#[cold]
+fn detect() -> u8 {
+    #[allow(unused_mut)]
+    let mut bits = compiled_bits() | DETECTED_FLAG;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            bits |= Tier::Avx.bit();
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            bits |= Tier::Avx512.bit();
+        }
+    }
+    DETECTED.store(bits, Ordering::Relaxed);
+    bits
+}
+
+/// Σ|x| (if `ABS`) and Σx² (if `SQ`) of a run of whole blocks of `x`, on
+/// `tier`. A tier this CPU cannot run is replaced by the portable one, which
+/// returns the same bits (callers check availability before, to report it).
+#[inline]
+pub(crate) fn sums<T: Element, const ABS: bool, const SQ: bool>(tier: Tier, x: &[T]) -> Sums {
+    match tier {
+        Tier::Scalar => scalar::sums::<T, ABS, SQ>(x),
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx512 if tier.is_available() => {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            unsafe { x86_64::avx512_sums::<T, ABS, SQ>(x) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx if tier.is_available() => {
+            // SAFETY: the CPU has AVX, checked just above.
+            unsafe { x86_64::avx_sums::<T, ABS, SQ>(x) }
+        }
+        // SAFETY: the portable tier uses only instructions of the build
+        // target, which every CPU running this binary has.
+        _ => unsafe { body::sums::<T::Portable, ABS, SQ>(x) },
+    }
+}

@@ -1,0 +1,69 @@
+//! The portable tier: the kernel body on `wide` vectors.
+//!
+//! `wide` chooses its instructions when the crate is compiled (SSE2 in a
+//! default x86_64 build, AVX with `-C target-cpu=native`, NEON on aarch64),
+//! so this tier runs everywhere and needs no run-time check.
+
+use wide::{f32x8, f64x4};
+
+use super::lanes::{Lanes, Vector};
+
+/// The 32 `f32` lanes as four `f32x8`.
+pub(crate) type F32Lanes = Lanes<f32x8, 4>;
+/// The 16 `f64` lanes as four `f64x4`.
+pub(crate) type F64Lanes = Lanes<f64x4, 4>;
+
+macro_rules! wide_vector {
+    ($vec:ty, $elem:ty, $width:literal) => {
+        impl Vector for $vec {
+            type Elem = $elem;
+            const WIDTH: usize = $width;
+
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                <$vec>::ZERO
+            }
+
+            #[inline(always)]
+            unsafe fn load(ptr: *const $elem) -> Self {
+                // SAFETY: the caller guarantees `ptr` is valid for WIDTH
+                // reads; `read_unaligned` needs no alignment.
+                <$vec>::new(unsafe { ptr.cast::<[$elem; $width]>().read_unaligned() })
+            }
+
+            #[inline(always)]
+            unsafe fn load_partial(ptr: *const $elem, len: usize) -> Self {
+                let mut lanes = [0.0; $width];
+                // SAFETY: the caller guarantees `ptr` is valid for `len` reads,
+                // and len < WIDTH fits in `lanes`.
+                unsafe { core::ptr::copy_nonoverlapping(ptr, lanes.as_mut_ptr(), len) };
+                <$vec>::new(lanes)
+            }
+
+            #[inline(always)]
+            unsafe fn abs(self) -> Self {
+                <$vec>::abs(self)
+            }
+
+            #[inline(always)]
+            unsafe fn mul(self, rhs: Self) -> Self {
+                self * rhs
+            }
+
+            #[inline(always)]
+            unsafe fn add(self, rhs: Self) -> Self {
+                self + rhs
+            }
+
+            #[inline(always)]
+            unsafe fn to_f64(self, out: &mut [f64]) {
+                for (o, l) in out.iter_mut().zip(self.to_array()) {
+                    *o = f64::from(l);
+                }
+            }
+        }
+    };
+}
+
+wide_vector!(f32x8, f32, 8);
+wide_vector!(f64x4, f64, 4);
