@@ -48,7 +48,11 @@ impl fmt::Display for Error {
             Error::TierUnavailable { tier } => write!(
                 f,
                 "kernel tier `{tier}` is not available on this CPU; available: {}",
-                Tier::available().iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                Tier::available()
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }

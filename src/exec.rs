@@ -48,7 +48,10 @@ impl Exec {
     /// assert_eq!(regnorm::Exec::new().tier(), regnorm::Tier::best());
     /// ```
     pub const fn new() -> Exec {
-        Exec { tier: None, parallel: cfg!(feature = "rayon") }
+        Exec {
+            tier: None,
+            parallel: cfg!(feature = "rayon"),
+        }
     }
 
     /// The best tier of this CPU, on the calling thread only.
@@ -57,7 +60,10 @@ impl Exec {
     /// assert!(!regnorm::Exec::sequential().is_parallel());
     /// ```
     pub const fn sequential() -> Exec {
-        Exec { tier: None, parallel: false }
+        Exec {
+            tier: None,
+            parallel: false,
+        }
     }
 
     /// The same, with threads allowed or not (allowing them has no effect
@@ -68,7 +74,10 @@ impl Exec {
     /// assert_eq!(exec, regnorm::Exec::sequential());
     /// ```
     pub const fn with_parallel(self, parallel: bool) -> Exec {
-        Exec { parallel: parallel && cfg!(feature = "rayon"), ..self }
+        Exec {
+            parallel: parallel && cfg!(feature = "rayon"),
+            ..self
+        }
     }
 
     /// The same, pinned to `tier`.
@@ -84,7 +93,10 @@ impl Exec {
     /// ```
     pub fn with_tier(self, tier: Tier) -> Result<Exec, Error> {
         if tier.is_available() {
-            Ok(Exec { tier: Some(tier), ..self })
+            Ok(Exec {
+                tier: Some(tier),
+                ..self
+            })
         } else {
             Err(Error::TierUnavailable { tier })
         }
@@ -173,6 +185,10 @@ impl Exec {
     }
 
     pub(crate) fn par(&self) -> Par {
-        if self.parallel { Par::Rayon } else { Par::Sequential }
+        if self.parallel {
+            Par::Rayon
+        } else {
+            Par::Sequential
+        }
     }
 }

@@ -97,7 +97,9 @@ impl Par {
                 batches.push(batch);
                 rest = tail;
             }
-            batches.into_par_iter().for_each(|batch| batch.iter_mut().for_each(&f));
+            batches
+                .into_par_iter()
+                .for_each(|batch| batch.iter_mut().for_each(&f));
         }
     }
 }

@@ -158,7 +158,10 @@ impl L1 {
     /// assert!(regnorm::L1::new(f64::NAN).is_err());
     /// ```
     pub fn new(lambda: f64) -> Result<L1, Error> {
-        Ok(L1 { lambda: check_lambda(lambda)?, exec: Exec::new() })
+        Ok(L1 {
+            lambda: check_lambda(lambda)?,
+            exec: Exec::new(),
+        })
     }
 
     /// The strength λ.
@@ -182,7 +185,10 @@ impl L2 {
     /// assert!(regnorm::L2::new(f64::INFINITY).is_err());
     /// ```
     pub fn new(lambda: f64) -> Result<L2, Error> {
-        Ok(L2 { lambda: check_lambda(lambda)?, exec: Exec::new() })
+        Ok(L2 {
+            lambda: check_lambda(lambda)?,
+            exec: Exec::new(),
+        })
     }
 
     /// The strength λ.
@@ -212,7 +218,11 @@ impl ElasticNet {
         if !(0.0..=1.0).contains(&l1_ratio) {
             return Err(Error::InvalidL1Ratio { l1_ratio });
         }
-        Ok(ElasticNet { lambda, l1_ratio, exec: Exec::new() })
+        Ok(ElasticNet {
+            lambda,
+            l1_ratio,
+            exec: Exec::new(),
+        })
     }
 
     /// The strength λ.

@@ -80,12 +80,7 @@ fn tree<T: Element, const ABS: bool, const SQ: bool>(x: &[T], tier: Tier, par: P
 }
 
 /// Step 6: the tensors' totals, computed in parallel batches, added in order.
-pub(crate) fn model_sums<T: Element>(
-    tensors: &[&[T]],
-    which: Which,
-    tier: Tier,
-    par: Par,
-) -> Sums {
+pub(crate) fn model_sums<T: Element>(tensors: &[&[T]], which: Which, tier: Tier, par: Par) -> Sums {
     let mut totals: Vec<(&[T], Sums)> = tensors.iter().map(|&t| (t, Sums::ZERO)).collect();
     par.for_each_batched(
         &mut totals,
@@ -97,7 +92,10 @@ pub(crate) fn model_sums<T: Element>(
 
 fn canonical_nan(s: Sums) -> Sums {
     let nan = |v: f64| if v.is_nan() { f64::NAN } else { v };
-    Sums { abs: nan(s.abs), sq: nan(s.sq) }
+    Sums {
+        abs: nan(s.abs),
+        sq: nan(s.sq),
+    }
 }
 
 /// A bound on the relative error of `sum_abs`/`sum_sq` of `len` elements of

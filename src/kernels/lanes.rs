@@ -120,7 +120,9 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         let p = chunk.as_ptr();
         // SAFETY: `chunk` holds N * WIDTH elements, so register k reads
         // p[k * WIDTH .. (k + 1) * WIDTH], inside it; features: the caller.
-        Self(core::array::from_fn(|k| unsafe { V::load(p.add(k * V::WIDTH)) }))
+        Self(core::array::from_fn(|k| unsafe {
+            V::load(p.add(k * V::WIDTH))
+        }))
     }
 
     #[inline(always)]

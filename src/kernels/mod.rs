@@ -64,7 +64,10 @@ impl Add for Sums {
     /// ```
     #[inline]
     fn add(self, rhs: Sums) -> Sums {
-        Sums { abs: self.abs + rhs.abs, sq: self.sq + rhs.sq }
+        Sums {
+            abs: self.abs + rhs.abs,
+            sq: self.sq + rhs.sq,
+        }
     }
 }
 

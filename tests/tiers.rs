@@ -1,0 +1,239 @@
+//! Every tier against the scalar reference (bit for bit) and against the
+//! exact sums (within the documented bound), over lengths, alignments and
+//! hostile values.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use regnorm::{Exec, Sums, Tier};
+
+/// Runs every tier on `x` and checks it against the reference and the rules.
+fn check_all_tiers<T: TestFloat>(x: &[T]) {
+    let reference = reference().sums(x);
+    assert_documented(x, reference, &format!("scalar, len {}", x.len()));
+    for (tier, exec) in tier_execs() {
+        let got = exec.sums(x);
+        assert_eq!(
+            bits(got),
+            bits(reference),
+            "{tier} vs scalar, len {}",
+            x.len()
+        );
+        assert_eq!(
+            exec.sum_abs(x).to_bits(),
+            got.abs.to_bits(),
+            "{tier}: sum_abs vs sums"
+        );
+        assert_eq!(
+            exec.sum_sq(x).to_bits(),
+            got.sq.to_bits(),
+            "{tier}: sum_sq vs sums"
+        );
+    }
+    let dispatched = regnorm::sums(x);
+    assert_eq!(
+        bits(dispatched),
+        bits(reference),
+        "dispatched vs scalar, len {}",
+        x.len()
+    );
+}
+
+fn bits(s: Sums) -> (u64, u64) {
+    (s.abs.to_bits(), s.sq.to_bits())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn f32_tiers_match_reference_and_bound((v, offset) in offset_vec::<f32>(5000, true)) {
+        check_all_tiers(&v[offset..]);
+    }
+
+    #[test]
+    fn f64_tiers_match_reference_and_bound((v, offset) in offset_vec::<f64>(5000, true)) {
+        check_all_tiers(&v[offset..]);
+    }
+
+    #[test]
+    fn f32_finite_values_stay_within_bound((v, offset) in offset_vec::<f32>(5000, false)) {
+        check_all_tiers(&v[offset..]);
+    }
+
+    #[test]
+    fn f64_finite_values_stay_within_bound((v, offset) in offset_vec::<f64>(5000, false)) {
+        check_all_tiers(&v[offset..]);
+    }
+
+    /// Long inputs cross many blocks and super-chunks.
+    #[test]
+    fn long_inputs_match(len in 0usize..300_000, offset in 0usize..16, seed in any::<u64>()) {
+        let v = Rng(seed | 1).vec_f32(len + offset);
+        check_all_tiers(&v[offset..]);
+    }
+}
+
+/// Every length from 0 to 1,100 at every start alignment, with values that
+/// make any lost or repeated element visible (small powers of two: every
+/// lane sum is exact in f32, so every tier must give the exact sums).
+#[test]
+fn every_short_length_and_alignment_is_exact() {
+    let v: Vec<f32> = (0..1200)
+        .map(|i| (1u32 << (i % 8)) as f32 * if i % 3 == 0 { -1.0 } else { 1.0 })
+        .collect();
+    let w: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+    for offset in 0..16 {
+        for len in 0..=1100 {
+            let x = &v[offset..offset + len];
+            let exact = exact_sums(x);
+            check_all_tiers(x);
+            assert_eq!(reference().sums(x), exact, "len {len} offset {offset}");
+            let y = &w[offset..offset + len];
+            check_all_tiers(y);
+            assert_eq!(
+                reference().sums(y),
+                exact_sums(y),
+                "f64 len {len} offset {offset}"
+            );
+        }
+    }
+}
+
+/// A NaN or infinity at any position, including the tail lanes and the last
+/// element, is seen by every tier.
+#[test]
+fn specials_are_seen_at_every_position() {
+    for len in [1usize, 7, 31, 32, 33, 100, 2047, 2048, 2049, 5000] {
+        for pos in [0, len / 2, len - 1] {
+            for special in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -f32::NAN] {
+                let mut v = vec![0.25f32; len];
+                v[pos] = special;
+                check_all_tiers(&v);
+                let w: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+                check_all_tiers(&w);
+            }
+        }
+    }
+}
+
+/// NaN wins over infinity, whatever the order.
+#[test]
+fn nan_wins_over_inf() {
+    for v in [[f32::INFINITY, f32::NAN], [f32::NAN, f32::NEG_INFINITY]] {
+        for (tier, exec) in tier_execs() {
+            let s = exec.sums(&v);
+            assert_eq!(s.abs.to_bits(), f64::NAN.to_bits(), "{tier}");
+            assert_eq!(s.sq.to_bits(), f64::NAN.to_bits(), "{tier}");
+        }
+    }
+}
+
+/// Documented overflow: f32 squares above f32::MAX and f32 lanes that
+/// overflow give +Inf; the same values in different lanes stay finite.
+#[test]
+fn f32_overflow_follows_the_documented_rule() {
+    let same_lane = [1.9e19f32, 0.0, 0.0];
+    assert_eq!(regnorm::sum_sq(&same_lane), f64::INFINITY);
+    let mut two_lanes = vec![0.0f32; 64];
+    two_lanes[0] = 1.8e19;
+    two_lanes[1] = 1.8e19;
+    let expected = 2.0 * f64::from(1.8e19f32 * 1.8e19f32);
+    assert_eq!(regnorm::sum_sq(&two_lanes), expected);
+    let mut one_lane = vec![0.0f32; 64];
+    one_lane[0] = 1.8e19;
+    one_lane[32] = 1.8e19;
+    assert_eq!(regnorm::sum_sq(&one_lane), f64::INFINITY);
+    assert_eq!(
+        regnorm::sum_abs(&[f32::MAX, f32::MAX]),
+        2.0 * f64::from(f32::MAX)
+    );
+    for (_, exec) in tier_execs() {
+        assert_eq!(exec.sum_sq(&one_lane), f64::INFINITY);
+        assert_eq!(exec.sum_sq(&two_lanes), expected);
+    }
+}
+
+/// Subnormals: absolute values add exactly; squares underflow to zero in
+/// f32, as documented (within n · 2^-150 of the exact sum).
+#[test]
+fn subnormals_follow_the_documented_rule() {
+    let tiny = f32::from_bits(1); // 2^-149
+    let v = vec![tiny; 3000];
+    for (tier, exec) in tier_execs() {
+        assert_eq!(exec.sum_abs(&v), 3000.0 * f64::from(tiny), "{tier}");
+        assert_eq!(exec.sum_sq(&v), 0.0, "{tier}");
+        assert_documented(&v, exec.sums(&v), tier.name());
+    }
+    let w: Vec<f64> = vec![f64::from_bits(1); 3000];
+    assert_eq!(regnorm::sum_abs(&w), 3000.0 * f64::from_bits(1));
+}
+
+/// -0.0 counts as +0.0 and the result is +0.0.
+#[test]
+fn negative_zero_gives_positive_zero() {
+    let v = [-0.0f32; 100];
+    for (_, exec) in tier_execs() {
+        assert_eq!(exec.sum_abs(&v).to_bits(), 0.0f64.to_bits());
+        assert_eq!(exec.sum_sq(&v).to_bits(), 0.0f64.to_bits());
+    }
+}
+
+/// The error bound holds on inputs built to make f32 lanes round badly:
+/// one large value followed by many small ones in the same lane.
+#[test]
+fn adversarial_rounding_stays_within_bound() {
+    let mut v = Vec::new();
+    for block in 0..50 {
+        for row in 0..64 {
+            for lane in 0..32 {
+                let big = row == 0 && (lane + block) % 2 == 0;
+                v.push(if big {
+                    1.0f32
+                } else {
+                    1.0 / 33_554_432.0 * 1.5
+                }); // 1.5 · 2^-25: rounds away
+            }
+        }
+    }
+    for (tier, exec) in tier_execs() {
+        assert_documented(&v, exec.sums(&v), tier.name());
+    }
+    let s = reference().sums(&v);
+    let exact = exact_sums(&v);
+    let err = (s.abs - exact.abs).abs() / exact.abs;
+    assert!(
+        err > 1e-7,
+        "this input must actually lose precision (err {err:e}), else it tests nothing"
+    );
+}
+
+/// The tiers listed as available include the ones this build and CPU must
+/// have; asking for a missing one is an error, not undefined behaviour.
+#[test]
+fn tier_availability() {
+    let tiers = Tier::available();
+    assert!(tiers.contains(&Tier::Scalar) && tiers.contains(&Tier::Portable));
+    assert_eq!(Tier::best(), *tiers.last().unwrap());
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert_eq!(
+            Tier::Avx.is_available(),
+            std::arch::is_x86_feature_detected!("avx")
+        );
+        assert_eq!(
+            Tier::Avx512.is_available(),
+            std::arch::is_x86_feature_detected!("avx512f")
+        );
+    }
+    for tier in Tier::ALL {
+        match Exec::new().with_tier(tier) {
+            Ok(exec) => assert!(tier.is_available() && exec.tier() == tier),
+            Err(e) => {
+                assert!(!tier.is_available());
+                assert_eq!(e, regnorm::Error::TierUnavailable { tier });
+            }
+        }
+    }
+}
