@@ -118,44 +118,58 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     unsafe fn load(chunk: &[Self::Elem]) -> Self {
         debug_assert_eq!(chunk.len(), Self::LANES);
         let p = chunk.as_ptr();
-        // SAFETY: `chunk` holds N * WIDTH elements, so register k reads
-        // p[k * WIDTH .. (k + 1) * WIDTH], inside it; features: the caller.
-        Self(core::array::from_fn(|k| unsafe {
-            V::load(p.add(k * V::WIDTH))
-        }))
+        // SAFETY: features: the caller.
+        let mut out = unsafe { Self::zero() }.0;
+        for (k, v) in out.iter_mut().enumerate() {
+            // SAFETY: `chunk` holds N * WIDTH elements, so register k reads
+            // p[k * WIDTH .. (k + 1) * WIDTH], inside it; features: the caller.
+            *v = unsafe { V::load(p.add(k * V::WIDTH)) };
+        }
+        Self(out)
     }
 
     #[inline(always)]
     unsafe fn load_partial(rest: &[Self::Elem]) -> Self {
         debug_assert!(rest.len() < Self::LANES);
         let p = rest.as_ptr();
-        Self(core::array::from_fn(|k| {
+        // SAFETY: features: the caller.
+        let mut out = unsafe { Self::zero() }.0;
+        for (k, v) in out.iter_mut().enumerate() {
             let start = k * V::WIDTH;
             let left = rest.len().saturating_sub(start);
             // SAFETY: each branch reads only p[start .. start + min(left,
             // WIDTH)], which lies inside `rest`; features: the caller.
             unsafe {
                 if left >= V::WIDTH {
-                    V::load(p.add(start))
+                    *v = V::load(p.add(start));
                 } else if left > 0 {
-                    V::load_partial(p.add(start), left)
-                } else {
-                    V::zero()
+                    *v = V::load_partial(p.add(start), left);
                 }
             }
-        }))
+        }
+        Self(out)
     }
 
+    // Plain loops rather than `array::map`: a closure passed to `map` may be
+    // compiled outside the `#[target_feature]` function and not inlined.
     #[inline(always)]
     unsafe fn abs(self) -> Self {
-        // SAFETY: features: the caller.
-        Self(self.0.map(|v| unsafe { v.abs() }))
+        let mut out = self.0;
+        for v in &mut out {
+            // SAFETY: features: the caller.
+            *v = unsafe { v.abs() };
+        }
+        Self(out)
     }
 
     #[inline(always)]
     unsafe fn square(self) -> Self {
-        // SAFETY: features: the caller.
-        Self(self.0.map(|v| unsafe { v.mul(v) }))
+        let mut out = self.0;
+        for v in &mut out {
+            // SAFETY: features: the caller.
+            *v = unsafe { v.mul(*v) };
+        }
+        Self(out)
     }
 
     #[inline(always)]

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Print criterion results as a table of GB/s (10^9 bytes/s) from medians.
+
+Usage: scripts/criterion_table.py [GROUP_PREFIX ...]
+Reads target/criterion/<group>/<function>/<size>/new/{estimates,benchmark}.json.
+"""
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+prefixes = sys.argv[1:] or [""]
+rows = {}
+sizes = set()
+for est in sorted(root.glob("**/new/estimates.json")):
+    bench = json.loads((est.parent / "benchmark.json").read_text())
+    group, func, size = bench["group_id"], bench["function_id"], bench.get("value_str")
+    if func and "/" in func and size is None:
+        func, size = func.rsplit("/", 1)
+    if not any(group.startswith(p) for p in prefixes):
+        continue
+    median_ns = json.loads(est.read_text())["median"]["point_estimate"]
+    tp = bench.get("throughput") or {}
+    nbytes = tp.get("Bytes") or tp.get("BytesDecimal")
+    value = nbytes / median_ns if nbytes else None  # bytes per ns == GB/s
+    rows.setdefault(group, {}).setdefault(func, {})[int(size)] = (value, median_ns)
+    sizes.add(int(size))
+
+for group, funcs in rows.items():
+    gsizes = sorted({s for f in funcs.values() for s in f})
+    print(f"\n{group} (GB/s, criterion median)")
+    print(f"| kernel | " + " | ".join(f"{s:,}" for s in gsizes) + " |")
+    print("|---|" + "---:|" * len(gsizes))
+    for func, by_size in funcs.items():
+        cells = []
+        for s in gsizes:
+            v = by_size.get(s)
+            cells.append("" if v is None or v[0] is None else f"{v[0]:.1f}")
+        print(f"| {func} | " + " | ".join(cells) + " |")
