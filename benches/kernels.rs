@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the reductions: every tier, the dispatched call,
-//! the parallel path (from outside any pool, and from inside a 2-thread
-//! pool) and the naive iterator, for f32 and f64, in GB/s of input read.
+//! the parallel path (called from outside any pool, and from a worker of
+//! the global pool) and the naive iterator, for f32 and f64, in GB/s of input read.
 //!
 //! `cargo bench --bench kernels` runs them all (about 6 minutes);
 //! `cargo bench --bench kernels -- 'sum_abs/f32'` a subset.
@@ -41,10 +41,6 @@ fn bench_type<T: Naive>(c: &mut Criterion, type_name: &str) {
     let data: Vec<T> = (0..SIZES[4])
         .map(|i| T::from(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
         .collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
     for op in ["sum_abs", "sum_sq"] {
         let mut group = c.benchmark_group(format!("{op}/{type_name}"));
         for n in SIZES {
@@ -65,11 +61,12 @@ fn bench_type<T: Naive>(c: &mut Criterion, type_name: &str) {
                 call(Exec::sequential(), op, x)
             });
             run(&mut group, "parallel", n, || call(Exec::new(), op, x));
-            // Timed on a worker of a 2-thread pool, as a rayon-based training
-            // loop would call it.
+            // Timed on a worker of the global pool, as a rayon-based training
+            // loop would call it (the same pool "parallel" uses, so that no
+            // second pool competes for the cores).
             group.bench_function(format!("parallel-in-pool/{n}"), |b| {
                 b.iter_custom(|iters| {
-                    pool.install(|| {
+                    on_worker(|| {
                         let start = Instant::now();
                         for _ in 0..iters {
                             call(Exec::new(), op, x);
@@ -81,6 +78,11 @@ fn bench_type<T: Naive>(c: &mut Criterion, type_name: &str) {
         }
         group.finish();
     }
+}
+
+/// Runs `f` on a worker thread of the global rayon pool.
+fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::join(f, || ()).0
 }
 
 fn call<T: Element>(exec: Exec, op: &str, x: &[T]) {

@@ -24,7 +24,7 @@ USAGE:
 OPTIONS:
     --sizes N,N,...   element counts to run (default 1000,16384,262144,4194304,67108864;
                       suffixes k/K = 2^10, m/M = 2^20 are accepted, e.g. 16k,4M)
-    --threads N       threads of the pool the parallel path runs in (default: all cores)
+    --threads N       threads of the rayon pool the parallel path runs in (default: all cores)
     --types T,T       element types: f32, f64 (default: f32,f64)
     --ops O,O         reductions: sum_abs, sum_sq (default: both)
     --full            more samples per figure (slower, steadier)
@@ -194,7 +194,7 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) -> f64 {
 }
 
 /// Runs one table (one type, one op); returns whether all paths agreed.
-fn table<T: Float>(args: &Args, op: &str, pool: &rayon::ThreadPool) -> bool {
+fn table<T: Float>(args: &Args, op: &str) -> bool {
     let max = *args.sizes.iter().max().unwrap();
     let (buffer, units) = data::<T>(max);
     let mut names: Vec<String> = vec!["naive iter().sum()".into()];
@@ -202,7 +202,7 @@ fn table<T: Float>(args: &Args, op: &str, pool: &rayon::ThreadPool) -> bool {
     names.extend([
         "dispatched".into(),
         "parallel".into(),
-        format!("parallel, in {}-thread pool", args.threads),
+        format!("parallel, from a worker ({} threads)", args.threads),
     ]);
     let mut rows: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut agree = true;
@@ -244,10 +244,10 @@ fn table<T: Float>(args: &Args, op: &str, pool: &rayon::ThreadPool) -> bool {
             black_box(call(Exec::new(), op, black_box(x)));
         }));
         check(
-            "parallel in pool",
-            pool.install(|| call(Exec::new(), op, x)),
+            "parallel from a worker",
+            on_worker(|| call(Exec::new(), op, x)),
         );
-        col.push(pool.install(|| {
+        col.push(on_worker(|| {
             measure(bytes, args.samples, || {
                 black_box(call(Exec::new(), op, black_box(x)));
             })
@@ -264,13 +264,13 @@ fn table<T: Float>(args: &Args, op: &str, pool: &rayon::ThreadPool) -> bool {
         T::NAME,
         args.samples
     );
-    print!("  {:<28}", "elements");
+    print!("  {:<36}", "elements");
     for n in &args.sizes {
         print!("{n:>12}");
     }
     println!();
     for (name, row) in names.iter().zip(&rows) {
-        print!("  {name:<28}");
+        print!("  {name:<36}");
         for v in row {
             print!("{v:>12.1}");
         }
@@ -294,6 +294,12 @@ fn table<T: Float>(args: &Args, op: &str, pool: &rayon::ThreadPool) -> bool {
     agree
 }
 
+/// Runs `f` on a worker thread of the global rayon pool (the one the
+/// "parallel" rows use too, so that no second pool competes for the cores).
+fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::join(f, || ()).0
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(args)) => args,
@@ -306,10 +312,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
-        .build()
-        .expect("thread pool");
+        .build_global()
+    {
+        eprintln!("error: cannot size the rayon pool: {e}");
+        return ExitCode::FAILURE;
+    }
     println!(
         "regnorm compare: {} logical CPUs, tiers available: {} (dispatch uses {})",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -324,8 +333,8 @@ fn main() -> ExitCode {
     for ty in &args.types {
         for op in &args.ops {
             agree &= match ty.as_str() {
-                "f32" => table::<f32>(&args, op, &pool),
-                _ => table::<f64>(&args, op, &pool),
+                "f32" => table::<f32>(&args, op),
+                _ => table::<f64>(&args, op),
             };
         }
     }

@@ -13,6 +13,8 @@ prefixes = sys.argv[1:] or [""]
 rows = {}
 sizes = set()
 for est in sorted(root.glob("**/new/estimates.json")):
+    if not (est.parent / "benchmark.json").exists():
+        continue
     bench = json.loads((est.parent / "benchmark.json").read_text())
     group, func, size = bench["group_id"], bench["function_id"], bench.get("value_str")
     if func and "/" in func and size is None:

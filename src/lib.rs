@@ -39,7 +39,7 @@
 //! ```
 //!
 //! which [`relative_error_bound`] evaluates: `3.82e-6` for `f32` and
-//! `1.2e-14` for `f64` (10⁹ elements). This is a worst case; on random data
+//! `1.27e-14` for `f64` (10⁹ elements). This is a worst case; on random data
 //! the rounding errors cancel and the observed error is far smaller (see the
 //! README's accuracy figures). Two exceptions, both documented behaviour:
 //! a square that underflows adds an absolute error of at most half the
