@@ -28,12 +28,19 @@ for est in sorted(root.glob("**/new/estimates.json")):
     rows.setdefault(group, {}).setdefault(func, {})[int(size)] = (value, median_ns)
     sizes.add(int(size))
 
+ORDER = ["naive", "scalar", "portable", "avx", "avx512", "dispatched", "parallel", "parallel-in-pool"]
+
+
+def rank(name):
+    return (ORDER.index(name), name) if name in ORDER else (len(ORDER), name)
+
+
 for group, funcs in rows.items():
     gsizes = sorted({s for f in funcs.values() for s in f})
     print(f"\n{group} (GB/s, criterion median)")
     print(f"| kernel | " + " | ".join(f"{s:,}" for s in gsizes) + " |")
     print("|---|" + "---:|" * len(gsizes))
-    for func, by_size in funcs.items():
+    for func, by_size in sorted(funcs.items(), key=lambda kv: rank(kv[0])):
         cells = []
         for s in gsizes:
             v = by_size.get(s)
