@@ -29,6 +29,9 @@ pub trait Element: sealed::Sealed + Copy + Debug + PartialEq + Send + Sync + 'st
 impl Element for f32 {}
 impl Element for f64 {}
 
+/// The type the lanes of `T` accumulate in.
+pub type Lane<T> = <T as sealed::Sealed>::Lane;
+
 pub(crate) mod sealed {
     use super::*;
 
@@ -41,6 +44,8 @@ pub(crate) mod sealed {
         const LANES: usize;
         /// The element as a lane value (exact).
         fn to_lane(self) -> Self::Lane;
+        /// A lane value stored as an element (exact for `f32` and `f64`).
+        fn from_lane(v: Self::Lane) -> Self;
 
         /// `L` lanes as `wide` vectors: the portable tier.
         type Portable: Group<Elem = Self>;
@@ -59,6 +64,10 @@ pub(crate) mod sealed {
         fn to_lane(self) -> f32 {
             self
         }
+        #[inline(always)]
+        fn from_lane(v: f32) -> f32 {
+            v
+        }
         type Portable = portable::F32Lanes;
         #[cfg(target_arch = "x86_64")]
         type Avx = x86_64::AvxF32;
@@ -72,6 +81,10 @@ pub(crate) mod sealed {
         #[inline(always)]
         fn to_lane(self) -> f64 {
             self
+        }
+        #[inline(always)]
+        fn from_lane(v: f64) -> f64 {
+            v
         }
         type Portable = portable::F64Lanes;
         #[cfg(target_arch = "x86_64")]

@@ -32,6 +32,38 @@ pub enum Error {
         /// The tier asked for.
         tier: Tier,
     },
+    /// A step size η that is negative, NaN or infinite.
+    InvalidStep {
+        /// The value given.
+        eta: f64,
+    },
+    /// A clipping threshold that is negative or NaN.
+    InvalidMaxNorm {
+        /// The value given.
+        max_norm: f64,
+    },
+    /// Parameters and gradients given as different numbers of tensors.
+    TensorCountMismatch {
+        /// The number of parameter tensors.
+        params: usize,
+        /// The number of gradient tensors.
+        grads: usize,
+    },
+    /// A parameter tensor and its gradient of different lengths.
+    LengthMismatch {
+        /// The position of the tensor in the model (0 for a single tensor).
+        index: usize,
+        /// The parameter tensor's length.
+        params: usize,
+        /// The gradient tensor's length.
+        grads: usize,
+    },
+    /// The total gradient norm is NaN or infinite, and the caller asked for
+    /// an error in that case ([`ClipGradNorm::error_if_nonfinite`](crate::ClipGradNorm::error_if_nonfinite)).
+    NonFiniteNorm {
+        /// The total norm computed.
+        total: f64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -44,6 +76,34 @@ impl fmt::Display for Error {
             Error::InvalidL1Ratio { l1_ratio } => write!(
                 f,
                 "invalid ElasticNet l1_ratio = {l1_ratio}: it must lie in [0, 1]"
+            ),
+            Error::InvalidStep { eta } => {
+                write!(
+                    f,
+                    "invalid step size eta = {eta}: it must be finite and >= 0"
+                )
+            }
+            Error::InvalidMaxNorm { max_norm } => {
+                write!(
+                    f,
+                    "invalid max_norm = {max_norm}: it must be >= 0 (+inf disables clipping)"
+                )
+            }
+            Error::TensorCountMismatch { params, grads } => write!(
+                f,
+                "{params} parameter tensors but {grads} gradient tensors: they must pair up one to one"
+            ),
+            Error::LengthMismatch {
+                index,
+                params,
+                grads,
+            } => write!(
+                f,
+                "tensor {index}: parameters have {params} elements but gradients {grads}: they must match"
+            ),
+            Error::NonFiniteNorm { total } => write!(
+                f,
+                "the total gradient norm is {total}, not finite; gradients left unchanged"
             ),
             Error::TierUnavailable { tier } => write!(
                 f,
@@ -66,5 +126,14 @@ pub(crate) fn check_lambda(lambda: f64) -> Result<f64, Error> {
         Ok(lambda)
     } else {
         Err(Error::InvalidLambda { lambda })
+    }
+}
+
+/// `Ok(eta)` if it is a valid step size.
+pub(crate) fn check_step(eta: f64) -> Result<f64, Error> {
+    if eta.is_finite() && eta >= 0.0 {
+        Ok(eta)
+    } else {
+        Err(Error::InvalidStep { eta })
     }
 }

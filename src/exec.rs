@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::kernels::{Sums, Tier};
 use crate::parallel::Par;
 use crate::reduce::{self, Which};
+use crate::tensors::with_slices;
 
 /// How regnorm runs a call: the kernel tier, and whether large inputs are
 /// split across rayon threads.
@@ -179,9 +180,9 @@ impl Exec {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        let items: Vec<I::Item> = tensors.into_iter().collect();
-        let slices: Vec<&[T]> = items.iter().map(AsRef::as_ref).collect();
-        reduce::model_sums(&slices, which, self.tier(), self.par())
+        with_slices(tensors, |slices| {
+            reduce::model_sums(slices, which, self.tier(), self.par())
+        })
     }
 
     pub(crate) fn par(&self) -> Par {

@@ -69,6 +69,8 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod clip;
+mod decay;
 mod element;
 mod error;
 mod exec;
@@ -76,12 +78,15 @@ mod kernels;
 mod parallel;
 mod penalty;
 mod reduce;
+mod tensors;
 
+pub use clip::ClipGradNorm;
+pub use decay::WeightDecay;
 pub use element::Element;
 pub use error::Error;
 pub use exec::Exec;
 pub use kernels::{Sums, Tier};
-pub use penalty::{ElasticNet, L1, L2, Regularizer};
+pub use penalty::{ElasticNet, L1, L2, ProxStats, Regularizer};
 
 /// Σ|xᵢ|, on the best tier, in parallel for large inputs, carried in `f64`.
 ///

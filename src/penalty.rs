@@ -1,19 +1,52 @@
-//! The regularizers: L1, L2 and ElasticNet over one tensor or a whole model.
+//! The regularizers: L1, L2 and ElasticNet over one tensor or a whole model:
+//! value, gradient, both in one pass, and the proximal step.
 
 use crate::element::Element;
-use crate::error::{Error, check_lambda};
+use crate::error::{Error, check_lambda, check_step};
 use crate::exec::Exec;
 use crate::kernels::Sums;
+use crate::kernels::ops::{AddGradient, Prox, coefficient};
 use crate::reduce::{self, Which};
+use crate::tensors::{check_pair, with_mut_slices, with_pairs};
 
-/// A penalty on weights, evaluated over one tensor or a whole model.
+/// What a proximal step reports, from the same pass that made it.
 ///
-/// Implemented by [`L1`], [`L2`] and [`ElasticNet`]; sealed.
+/// ```
+/// use regnorm::{L1, Regularizer};
+/// let mut w = [0.5f32, -0.05, 2.0, 0.01];
+/// let step = L1::new(0.1)?.prox_step(&mut w, 1.0)?;
+/// assert_eq!(w, [0.4, 0.0, 1.9, 0.0]);
+/// assert_eq!(step.zeros, 2);
+/// assert_eq!(step.penalty, L1::new(0.1)?.penalty(&w));
+/// # Ok::<(), regnorm::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProxStats {
+    /// The penalty of the weights after the step.
+    pub penalty: f64,
+    /// The number of weights that are exactly zero after the step.
+    pub zeros: usize,
+}
+
+/// A penalty on weights, evaluated over one tensor or a whole model, with
+/// its gradient and its proximal step.
 ///
-/// Results are carried and returned in `f64`, and are bitwise identical for
-/// every tier and thread count. NaN in the weights gives a NaN penalty; ±Inf
-/// (without NaN) gives +Inf when λ > 0; the penalty is `λ × sum` in IEEE
-/// arithmetic, so λ = 0 gives 0 for finite weights and NaN for infinite ones.
+/// Implemented by [`L1`], [`L2`] and [`ElasticNet`]; sealed. Each is
+/// `λ₁·Σ|w| + λ₂·Σw²` for its own `λ₁` and `λ₂` (a term whose coefficient
+/// is structurally absent, such as Σw² in L1, is never computed).
+///
+/// * Values are carried and returned in `f64` and are bitwise identical for
+///   every tier and thread count. NaN in the weights gives NaN; ±Inf
+///   (without NaN) gives +Inf for λ > 0; the penalty is `λ × sum` in IEEE
+///   arithmetic, so λ = 0 gives 0 for finite weights and NaN for infinite
+///   ones.
+/// * Element-wise updates (gradients, proximal steps) are computed in the
+///   element type with coefficients rounded to it once, in the order each
+///   method documents, identically on every tier (NaN payloads aside).
+/// * Model methods take `&[&[T]]`, `&[Vec<T>]` or any iterator of slices
+///   (`&mut` ones where they write), check every shape before writing
+///   anything, and process large tensors split and small ones batched
+///   across the rayon pool.
 ///
 /// ```
 /// use regnorm::{ElasticNet, L1, L2, Regularizer};
@@ -57,13 +90,11 @@ pub trait Regularizer: sealed::Sealed + Sized {
     /// ```
     fn penalty<T: Element>(&self, weights: &[T]) -> f64 {
         let exec = self.exec();
-        self.value_of(reduce::sums(weights, self.needs(), exec.tier(), exec.par()))
+        self.value_of(reduce::sums(weights, self.which(), exec.tier(), exec.par()))
     }
 
-    /// The penalty of a whole model in one call: the tensors are reduced in
-    /// parallel (large ones split, small ones batched) and their sums added
-    /// in order, so the result equals adding the tensors' sums one by one in
-    /// `f64`. Accepts `&[&[T]]`, `&[Vec<T>]` or any iterator of slices.
+    /// The penalty of a whole model in one call: the `f64` sum, in order, of
+    /// the tensors' sums (bitwise what adding them one by one gives).
     ///
     /// ```
     /// use regnorm::{L2, Regularizer};
@@ -81,20 +112,257 @@ pub trait Regularizer: sealed::Sealed + Sized {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        self.value_of(self.exec().model(tensors, self.needs()))
+        self.value_of(self.exec().model(tensors, self.which()))
+    }
+
+    /// Adds the penalty's gradient to `grads`, element by element:
+    /// `g += a·sign(w) + b·w` with `a = λ₁` and `b = 2·λ₂` rounded to the
+    /// element type (L1: `λ·sign(w)`; L2: `2λ·w`; ElasticNet:
+    /// `λ·r·sign(w) + λ·(1 − r)·w`). `sign(0) = 0`, the subgradient of
+    /// `|w|` at 0 that keeps zero weights at zero; `sign(NaN) = NaN`.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if the lengths differ; `grads` is then
+    /// unchanged.
+    ///
+    /// ```
+    /// use regnorm::{L1, L2, Regularizer};
+    /// let w = [2.0f32, -0.5, 0.0];
+    /// let mut g = [1.0f32; 3];
+    /// L1::new(0.25)?.add_gradient(&w, &mut g)?;
+    /// assert_eq!(g, [1.25, 0.75, 1.0]);
+    /// L2::new(0.25)?.add_gradient(&w, &mut g)?;
+    /// assert_eq!(g, [2.25, 0.5, 1.0]);
+    /// assert!(L2::new(0.25)?.add_gradient(&w, &mut [0.0f32; 2]).is_err());
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn add_gradient<T: Element>(&self, params: &[T], grads: &mut [T]) -> Result<(), Error> {
+        check_pair(0, params, grads)?;
+        let exec = self.exec();
+        reduce::run(
+            self.gradient_pass(params, grads),
+            Which::Neither,
+            exec.tier(),
+            exec.par(),
+        );
+        Ok(())
+    }
+
+    /// [`add_gradient`](Regularizer::add_gradient) over a whole model:
+    /// `params` and `grads` pair up tensor by tensor.
+    ///
+    /// # Errors
+    /// [`Error::TensorCountMismatch`] or [`Error::LengthMismatch`] (naming
+    /// the first tensor that differs); no gradient is then changed.
+    ///
+    /// ```
+    /// use regnorm::{L2, Regularizer};
+    /// let params = vec![vec![1.0f32, -1.0], vec![0.5]];
+    /// let mut grads = vec![vec![0.0f32; 2], vec![0.0]];
+    /// L2::new(0.5)?.add_gradient_model(&params, &mut grads)?;
+    /// assert_eq!(grads, vec![vec![1.0, -1.0], vec![0.5]]);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn add_gradient_model<T, P, G>(&self, params: P, grads: G) -> Result<(), Error>
+    where
+        T: Element,
+        P: IntoIterator,
+        P::Item: AsRef<[T]>,
+        G: IntoIterator,
+        G::Item: AsMut<[T]>,
+    {
+        with_pairs(params, grads, |pairs| {
+            let exec = self.exec();
+            let passes = pairs
+                .into_iter()
+                .map(|(w, g)| self.gradient_pass(w, g))
+                .collect();
+            reduce::run_model(passes, Which::Neither, exec.tier(), exec.par());
+        })
+    }
+
+    /// The penalty of `params` and [`add_gradient`](Regularizer::add_gradient)
+    /// in one pass over memory; the result and the gradients are bitwise what
+    /// the two separate calls give.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if the lengths differ; `grads` is then
+    /// unchanged.
+    ///
+    /// ```
+    /// use regnorm::{ElasticNet, Regularizer};
+    /// let en = ElasticNet::new(0.1, 0.5)?;
+    /// let w = vec![0.5f32, -2.0, 0.0];
+    /// let (mut g1, mut g2) = (vec![0.1f32; 3], vec![0.1f32; 3]);
+    /// let p = en.penalty_and_gradient(&w, &mut g1)?;
+    /// en.add_gradient(&w, &mut g2)?;
+    /// assert_eq!((p, g1), (en.penalty(&w), g2));
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn penalty_and_gradient<T: Element>(
+        &self,
+        params: &[T],
+        grads: &mut [T],
+    ) -> Result<f64, Error> {
+        check_pair(0, params, grads)?;
+        let exec = self.exec();
+        let totals = reduce::run(
+            self.gradient_pass(params, grads),
+            self.which(),
+            exec.tier(),
+            exec.par(),
+        );
+        Ok(self.value_of(totals.sums))
+    }
+
+    /// [`penalty_and_gradient`](Regularizer::penalty_and_gradient) over a
+    /// whole model.
+    ///
+    /// # Errors
+    /// As [`add_gradient_model`](Regularizer::add_gradient_model).
+    ///
+    /// ```
+    /// use regnorm::{L1, Regularizer};
+    /// let params = vec![vec![1.0f32, -1.0], vec![0.5]];
+    /// let mut grads = vec![vec![0.0f32; 2], vec![0.0]];
+    /// let p = L1::new(0.5)?.penalty_and_gradient_model(&params, &mut grads)?;
+    /// assert_eq!(p, 1.25);
+    /// assert_eq!(grads, vec![vec![0.5, -0.5], vec![0.5]]);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn penalty_and_gradient_model<T, P, G>(&self, params: P, grads: G) -> Result<f64, Error>
+    where
+        T: Element,
+        P: IntoIterator,
+        P::Item: AsRef<[T]>,
+        G: IntoIterator,
+        G::Item: AsMut<[T]>,
+    {
+        with_pairs(params, grads, |pairs| {
+            let exec = self.exec();
+            let passes = pairs
+                .into_iter()
+                .map(|(w, g)| self.gradient_pass(w, g))
+                .collect();
+            let totals = reduce::run_model(passes, self.which(), exec.tier(), exec.par());
+            self.value_of(reduce::in_order(&totals).sums)
+        })
+    }
+
+    /// The proximal step of step size `eta`: each weight becomes
+    /// `soft(w, t)·c` with `t = η·λ₁` and `c = 1/(1 + 2·η·λ₂)` rounded to
+    /// the element type, where `soft(w, t) = sign(w)·(|w| − t)` if
+    /// `|w| > t` and `+0` otherwise. So L1 soft-thresholds (and makes exact
+    /// zeros), L2 scales by `1/(1 + 2ηλ)`, and ElasticNet soft-thresholds by
+    /// `ηλr`, then scales by `1/(1 + ηλ(1 − r))`, as scikit-learn's
+    /// coordinate descent does. NaN weights stay NaN.
+    ///
+    /// Returns the penalty of the new weights and their number of exact
+    /// zeros, from the same pass.
+    ///
+    /// # Errors
+    /// [`Error::InvalidStep`] if `eta` is negative, NaN or infinite; the
+    /// weights are then unchanged.
+    ///
+    /// ```
+    /// use regnorm::{L2, Regularizer};
+    /// let mut w = [3.0f64, -1.5];
+    /// let step = L2::new(0.25)?.prox_step(&mut w, 2.0)?; // divide by 1 + 2·2·0.25 = 2
+    /// assert_eq!(w, [1.5, -0.75]);
+    /// assert_eq!((step.penalty, step.zeros), (0.25 * (2.25 + 0.5625), 0));
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn prox_step<T: Element>(&self, params: &mut [T], eta: f64) -> Result<ProxStats, Error> {
+        let pass = self.prox_pass(params, check_step(eta)?);
+        let exec = self.exec();
+        let totals = reduce::run(pass, self.which(), exec.tier(), exec.par());
+        Ok(ProxStats {
+            penalty: self.value_of(totals.sums),
+            zeros: totals.zeros,
+        })
+    }
+
+    /// [`prox_step`](Regularizer::prox_step) over a whole model; the penalty
+    /// is the model's after the step, the zeros are counted over all
+    /// tensors.
+    ///
+    /// # Errors
+    /// [`Error::InvalidStep`]; no weight is then changed.
+    ///
+    /// ```
+    /// use regnorm::{L1, Regularizer};
+    /// let mut model = vec![vec![0.5f32, -0.05], vec![0.01; 3]];
+    /// let step = L1::new(0.1)?.prox_step_model(&mut model, 1.0)?;
+    /// assert_eq!(step.zeros, 4);
+    /// assert_eq!(model[0], [0.4, 0.0]);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn prox_step_model<T, P>(&self, params: P, eta: f64) -> Result<ProxStats, Error>
+    where
+        T: Element,
+        P: IntoIterator,
+        P::Item: AsMut<[T]>,
+    {
+        let eta = check_step(eta)?;
+        Ok(with_mut_slices(params, |tensors| {
+            let exec = self.exec();
+            let passes = tensors
+                .into_iter()
+                .map(|w| self.prox_pass(w, eta))
+                .collect();
+            let totals = reduce::in_order(&reduce::run_model(
+                passes,
+                self.which(),
+                exec.tier(),
+                exec.par(),
+            ));
+            ProxStats {
+                penalty: self.value_of(totals.sums),
+                zeros: totals.zeros,
+            }
+        }))
     }
 }
 
 pub(crate) mod sealed {
     use super::*;
 
-    /// The penalty as a function of the sums.
+    /// A regularizer as `λ₁·Σ|w| + λ₂·Σw²`, and its value formula.
     pub trait Sealed {
-        /// The sums the penalty needs; an unneeded one is not computed (so
-        /// an overflowing Σw² cannot turn an L1 penalty into NaN).
-        fn needs(&self) -> Which;
-        /// The penalty from the sums it needs.
+        /// `(λ₁, λ₂)`; `None` for a term the regularizer does not have,
+        /// which is then never computed (so an overflowing Σw² cannot turn
+        /// an L1 penalty into NaN).
+        fn terms(&self) -> (Option<f64>, Option<f64>);
+
+        /// The penalty from the sums it needs, as the type documents it.
         fn value_of(&self, sums: Sums) -> f64;
+
+        /// The sums the penalty needs.
+        fn which(&self) -> Which {
+            let (l1, l2) = self.terms();
+            Which::of(l1.is_some(), l2.is_some())
+        }
+
+        /// The gradient pass: `g += a·sign(w) + b·w`, `a = λ₁`, `b = 2λ₂`.
+        fn gradient_pass<'a, T: Element>(&self, w: &'a [T], g: &'a mut [T]) -> AddGradient<'a, T> {
+            let (l1, l2) = self.terms();
+            AddGradient {
+                w,
+                g,
+                a: l1.map(coefficient::<T>),
+                b: l2.map(|l2| coefficient::<T>(2.0 * l2)),
+            }
+        }
+
+        /// The proximal pass: threshold `η·λ₁`, scale `1/(1 + 2·η·λ₂)`.
+        fn prox_pass<'a, T: Element>(&self, w: &'a mut [T], eta: f64) -> Prox<'a, T> {
+            let (l1, l2) = self.terms();
+            Prox {
+                w,
+                t: l1.map(|l1| coefficient::<T>(eta * l1)),
+                c: l2.map(|l2| coefficient::<T>(1.0 / (1.0 + 2.0 * eta * l2))),
+            }
+        }
     }
 }
 
@@ -113,7 +381,7 @@ pub struct L1 {
     exec: Exec,
 }
 
-/// The L2 (Ridge) penalty `λ·Σw²`, with no factor ½.
+/// The L2 (Ridge) penalty `λ·Σw²`, with no factor ½: its gradient is `2λw`.
 ///
 /// ```
 /// use regnorm::{L2, Regularizer};
@@ -245,8 +513,8 @@ impl ElasticNet {
 }
 
 impl sealed::Sealed for L1 {
-    fn needs(&self) -> Which {
-        Which::Abs
+    fn terms(&self) -> (Option<f64>, Option<f64>) {
+        (Some(self.lambda), None)
     }
     fn value_of(&self, sums: Sums) -> f64 {
         self.lambda * sums.abs
@@ -254,8 +522,8 @@ impl sealed::Sealed for L1 {
 }
 
 impl sealed::Sealed for L2 {
-    fn needs(&self) -> Which {
-        Which::Sq
+    fn terms(&self) -> (Option<f64>, Option<f64>) {
+        (None, Some(self.lambda))
     }
     fn value_of(&self, sums: Sums) -> f64 {
         self.lambda * sums.sq
@@ -263,21 +531,18 @@ impl sealed::Sealed for L2 {
 }
 
 impl sealed::Sealed for ElasticNet {
-    fn needs(&self) -> Which {
-        if self.l1_ratio == 1.0 {
-            Which::Abs
-        } else if self.l1_ratio == 0.0 {
-            Which::Sq
-        } else {
-            Which::Both
-        }
+    fn terms(&self) -> (Option<f64>, Option<f64>) {
+        let r = self.l1_ratio;
+        let l1 = (r > 0.0).then_some(self.lambda * r);
+        let l2 = (r < 1.0).then_some(self.lambda * (1.0 - r) / 2.0);
+        (l1, l2)
     }
     fn value_of(&self, sums: Sums) -> f64 {
         let r = self.l1_ratio;
-        match self.needs() {
+        match self.which() {
             Which::Abs => self.lambda * sums.abs,
             Which::Sq => self.lambda * (0.5 * sums.sq),
-            Which::Both => self.lambda * (r * sums.abs + (1.0 - r) / 2.0 * sums.sq),
+            _ => self.lambda * (r * sums.abs + (1.0 - r) / 2.0 * sums.sq),
         }
     }
 }

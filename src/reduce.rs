@@ -30,7 +30,8 @@
 use crate::element::Element;
 use crate::kernels::body::{ROWS, block_len};
 use crate::kernels::lanes::Float;
-use crate::kernels::{self, Sums, Tier};
+use crate::kernels::ops::{Read, Rows};
+use crate::kernels::{self, Sums, Tier, Totals};
 use crate::parallel::Par;
 
 /// Blocks in one super-chunk.
@@ -41,60 +42,110 @@ pub(crate) const fn super_len<T: Element>() -> usize {
     BLOCKS_PER_SUPER * block_len::<T>()
 }
 
-/// Which of the two sums a call needs; the other is returned as `0`.
+/// Which sums a pass reduces; the others are returned as `0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
+    /// None: a pure update.
+    Neither,
     Abs,
     Sq,
     Both,
 }
 
-/// The sums `which` asks for of one tensor in the canonical order, NaN made
-/// canonical.
-pub(crate) fn sums<T: Element>(x: &[T], which: Which, tier: Tier, par: Par) -> Sums {
-    canonical_nan(tensor_sums(x, which, tier, par))
+impl Which {
+    /// The sums needed for an L1 term and an L2 term.
+    pub(crate) fn of(abs: bool, sq: bool) -> Which {
+        match (abs, sq) {
+            (false, false) => Which::Neither,
+            (true, false) => Which::Abs,
+            (false, true) => Which::Sq,
+            (true, true) => Which::Both,
+        }
+    }
 }
 
-/// Steps 1 to 5 for one tensor.
-fn tensor_sums<T: Element>(x: &[T], which: Which, tier: Tier, par: Par) -> Sums {
+/// Σ|x| and/or Σx² of one tensor in the canonical order, NaN made canonical.
+pub(crate) fn sums<T: Element>(x: &[T], which: Which, tier: Tier, par: Par) -> Sums {
+    run(Read(x), which, tier, par).sums
+}
+
+/// Runs the pass `rows` over one tensor and reduces it in the canonical
+/// order (steps 1 to 5), NaN made canonical.
+pub(crate) fn run<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
+    canonical_nan(tensor(rows, which, tier, par))
+}
+
+/// Runs one pass per tensor, in parallel batches, and returns each tensor's
+/// totals, NaN made canonical.
+pub(crate) fn run_model<R: Rows>(
+    passes: Vec<R>,
+    which: Which,
+    tier: Tier,
+    par: Par,
+) -> Vec<Totals> {
+    let mut items: Vec<(Option<R>, Totals)> = passes
+        .into_iter()
+        .map(|r| (Some(r), Totals::ZERO))
+        .collect();
+    par.for_each_batched(
+        &mut items,
+        |(r, _)| r.as_ref().map_or(0, Rows::bytes),
+        |(r, total)| {
+            if let Some(r) = r.take() {
+                *total = canonical_nan(tensor(r, which, tier, par));
+            }
+        },
+    );
+    items.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Step 6: the tensors' totals added in order, in `f64`.
+pub(crate) fn in_order(totals: &[Totals]) -> Totals {
+    canonical_nan(totals.iter().fold(Totals::ZERO, |acc, &t| acc + t))
+}
+
+/// Σ|w| and/or Σw² over a whole model: [`run_model`] of [`Read`], then
+/// [`in_order`].
+pub(crate) fn model_sums<T: Element>(tensors: &[&[T]], which: Which, tier: Tier, par: Par) -> Sums {
+    let passes = tensors.iter().map(|&t| Read(t)).collect();
+    in_order(&run_model(passes, which, tier, par)).sums
+}
+
+fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
     match which {
-        Which::Abs => tree::<T, true, false>(x, tier, par),
-        Which::Sq => tree::<T, false, true>(x, tier, par),
-        Which::Both => tree::<T, true, true>(x, tier, par),
+        Which::Neither => tree::<R, false, false>(rows, tier, par),
+        Which::Abs => tree::<R, true, false>(rows, tier, par),
+        Which::Sq => tree::<R, false, true>(rows, tier, par),
+        Which::Both => tree::<R, true, true>(rows, tier, par),
     }
 }
 
 /// Steps 4 and 5: super-chunks, then the fixed tree over them.
-fn tree<T: Element, const ABS: bool, const SQ: bool>(x: &[T], tier: Tier, par: Par) -> Sums {
-    let chunks = x.len().div_ceil(super_len::<T>());
+fn tree<R: Rows, const ABS: bool, const SQ: bool>(rows: R, tier: Tier, par: Par) -> Totals {
+    let chunk = super_len::<R::Elem>();
+    let chunks = rows.len().div_ceil(chunk);
     if chunks <= 1 {
-        return kernels::sums::<T, ABS, SQ>(tier, x);
+        let mut rows = rows;
+        return kernels::run::<R, ABS, SQ>(tier, &mut rows);
     }
-    let (left, right) = x.split_at(chunks.div_ceil(2) * super_len::<T>());
+    let bytes = rows.bytes();
+    let (left, right) = rows.split_at(chunks.div_ceil(2) * chunk);
     let (l, r) = par.join(
-        size_of_val(x),
-        || tree::<T, ABS, SQ>(left, tier, par),
-        || tree::<T, ABS, SQ>(right, tier, par),
+        bytes,
+        || tree::<R, ABS, SQ>(left, tier, par),
+        || tree::<R, ABS, SQ>(right, tier, par),
     );
     l + r
 }
 
-/// Step 6: the tensors' totals, computed in parallel batches, added in order.
-pub(crate) fn model_sums<T: Element>(tensors: &[&[T]], which: Which, tier: Tier, par: Par) -> Sums {
-    let mut totals: Vec<(&[T], Sums)> = tensors.iter().map(|&t| (t, Sums::ZERO)).collect();
-    par.for_each_batched(
-        &mut totals,
-        |(t, _)| size_of_val(*t),
-        |(t, total)| *total = tensor_sums(t, which, tier, par),
-    );
-    canonical_nan(totals.iter().fold(Sums::ZERO, |acc, &(_, t)| acc + t))
-}
-
-fn canonical_nan(s: Sums) -> Sums {
+fn canonical_nan(t: Totals) -> Totals {
     let nan = |v: f64| if v.is_nan() { f64::NAN } else { v };
-    Sums {
-        abs: nan(s.abs),
-        sq: nan(s.sq),
+    Totals {
+        sums: Sums {
+            abs: nan(t.sums.abs),
+            sq: nan(t.sums.sq),
+        },
+        zeros: t.zeros,
     }
 }
 

@@ -7,46 +7,85 @@
 //! fold, whatever the register width underneath.
 
 use core::fmt::Debug;
-use core::ops::{Add, Mul};
+use core::ops::{Add, Mul, Sub};
 
-use crate::element::Element;
+use crate::element::{Element, Lane};
 
 /// The scalar type a lane accumulates in: `f32` or `f64`.
 pub trait Float:
-    Copy + Add<Output = Self> + Mul<Output = Self> + PartialOrd + Debug + Send + Sync + 'static
+    Copy
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + PartialOrd
+    + Debug
+    + Send
+    + Sync
+    + 'static
 {
     const ZERO: Self;
+    const ONE: Self;
     /// Half the distance from 1 to the next value: the relative error bound
     /// of one rounding.
     const UNIT_ROUNDOFF: f64;
     fn abs(self) -> Self;
+    fn copysign(self, sign: Self) -> Self;
+    fn is_nan(self) -> bool;
     /// Exact widening to `f64`.
     fn to_f64(self) -> f64;
+    /// Rounding from `f64` (to nearest).
+    fn from_f64(v: f64) -> Self;
 }
 
 impl Float for f32 {
     const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
     const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
     #[inline(always)]
     fn abs(self) -> f32 {
         f32::abs(self)
     }
     #[inline(always)]
+    fn copysign(self, sign: f32) -> f32 {
+        f32::copysign(self, sign)
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         f64::from(self)
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> f32 {
+        v as f32
     }
 }
 
 impl Float for f64 {
     const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
     const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
     #[inline(always)]
     fn abs(self) -> f64 {
         f64::abs(self)
     }
     #[inline(always)]
+    fn copysign(self, sign: f64) -> f64 {
+        f64::copysign(self, sign)
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+    #[inline(always)]
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> f64 {
+        v
     }
 }
 
@@ -61,15 +100,33 @@ pub trait Vector: Copy {
     const WIDTH: usize;
     /// All lanes `+0.0`.
     unsafe fn zero() -> Self;
+    /// All lanes `v`.
+    unsafe fn splat(v: Lane<Self::Elem>) -> Self;
     /// Loads `WIDTH` elements from `ptr` (any alignment).
     unsafe fn load(ptr: *const Self::Elem) -> Self;
     /// Loads `len < WIDTH` elements from `ptr`, the other lanes `+0.0`;
     /// reads no memory past `ptr + len`.
     unsafe fn load_partial(ptr: *const Self::Elem, len: usize) -> Self;
+    /// Stores the `WIDTH` lanes to `ptr` (any alignment).
+    unsafe fn store(self, ptr: *mut Self::Elem);
+    /// Stores the first `len < WIDTH` lanes to `ptr`; writes no memory past
+    /// `ptr + len`.
+    unsafe fn store_partial(self, ptr: *mut Self::Elem, len: usize);
     unsafe fn abs(self) -> Self;
     /// Lane-wise product, rounded once (never fused with a later add).
     unsafe fn mul(self, rhs: Self) -> Self;
     unsafe fn add(self, rhs: Self) -> Self;
+    unsafe fn sub(self, rhs: Self) -> Self;
+    /// `+1` for positive lanes, `-1` for negative ones, `+0` for `±0`, and
+    /// the lane itself for NaN ([`sign`]).
+    unsafe fn sign(self) -> Self;
+    /// The magnitude of `self` with the sign bit of `sign`.
+    unsafe fn copysign(self, sign: Self) -> Self;
+    /// `value` in the lanes where `self` is greater than zero or NaN, `+0`
+    /// in the others ([`where_positive`]).
+    unsafe fn where_positive(self, value: Self) -> Self;
+    /// The number of lanes equal to zero (`+0` or `-0`).
+    unsafe fn count_zeros(self) -> u32;
     /// Writes the lanes, widened exactly to `f64`, to `out[..WIDTH]`;
     /// `out` must hold at least `WIDTH` values.
     unsafe fn to_f64(self, out: &mut [f64]);
@@ -84,14 +141,22 @@ pub trait Group: Copy {
     /// `L`, the lane count of the canonical order for `Elem`.
     const LANES: usize;
     unsafe fn zero() -> Self;
-    /// Loads `chunk`, which must hold exactly `LANES` elements.
-    unsafe fn load(chunk: &[Self::Elem]) -> Self;
-    /// Loads `rest` (fewer than `LANES` elements) into the first lanes and
-    /// zeros into the others, reading nothing outside `rest`.
-    unsafe fn load_partial(rest: &[Self::Elem]) -> Self;
+    unsafe fn splat(v: Lane<Self::Elem>) -> Self;
+    /// Loads `row` (at most `LANES` elements) into the first lanes and zeros
+    /// into the others, reading nothing outside `row`.
+    unsafe fn load(row: &[Self::Elem]) -> Self;
+    /// Stores the first `row.len()` (at most `LANES`) lanes to `row`,
+    /// writing nothing outside it.
+    unsafe fn store(self, row: &mut [Self::Elem]);
     unsafe fn abs(self) -> Self;
     unsafe fn square(self) -> Self;
+    unsafe fn mul(self, rhs: Self) -> Self;
     unsafe fn add(self, rhs: Self) -> Self;
+    unsafe fn sub(self, rhs: Self) -> Self;
+    unsafe fn sign(self) -> Self;
+    unsafe fn copysign(self, sign: Self) -> Self;
+    unsafe fn where_positive(self, value: Self) -> Self;
+    unsafe fn count_zeros(self) -> u32;
     /// Folds the lanes in `f64` with [`fold_tree`].
     unsafe fn fold(self) -> f64;
 }
@@ -104,6 +169,34 @@ pub struct Lanes<V, const N: usize>([V; N]);
 /// The largest lane count of any element type; sizes scratch arrays.
 pub(crate) const MAX_LANES: usize = 32;
 
+/// Implements a lane-wise [`Group`] method by applying the [`Vector`] method
+/// of the same name to each register (plain loops: a closure passed to
+/// `array::map` may be compiled outside the `#[target_feature]` function).
+macro_rules! lanewise {
+    ($name:ident()) => {
+        #[inline(always)]
+        unsafe fn $name(self) -> Self {
+            let mut out = self.0;
+            for v in &mut out {
+                // SAFETY: features: the caller.
+                *v = unsafe { v.$name() };
+            }
+            Self(out)
+        }
+    };
+    ($name:ident($arg:ident)) => {
+        #[inline(always)]
+        unsafe fn $name(self, $arg: Self) -> Self {
+            let mut out = self.0;
+            for (v, a) in out.iter_mut().zip($arg.0) {
+                // SAFETY: features: the caller.
+                *v = unsafe { v.$name(a) };
+            }
+            Self(out)
+        }
+    };
+}
+
 impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     type Elem = V::Elem;
     const LANES: usize = N * V::WIDTH;
@@ -115,30 +208,22 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     }
 
     #[inline(always)]
-    unsafe fn load(chunk: &[Self::Elem]) -> Self {
-        debug_assert_eq!(chunk.len(), Self::LANES);
-        let p = chunk.as_ptr();
-        // SAFETY: features: the caller.
-        let mut out = unsafe { Self::zero() }.0;
-        for (k, v) in out.iter_mut().enumerate() {
-            // SAFETY: `chunk` holds N * WIDTH elements, so register k reads
-            // p[k * WIDTH .. (k + 1) * WIDTH], inside it; features: the caller.
-            *v = unsafe { V::load(p.add(k * V::WIDTH)) };
-        }
-        Self(out)
+    unsafe fn splat(v: Lane<Self::Elem>) -> Self {
+        // SAFETY: the caller guarantees the tier's CPU features.
+        Self([unsafe { V::splat(v) }; N])
     }
 
     #[inline(always)]
-    unsafe fn load_partial(rest: &[Self::Elem]) -> Self {
-        debug_assert!(rest.len() < Self::LANES);
-        let p = rest.as_ptr();
+    unsafe fn load(row: &[Self::Elem]) -> Self {
+        debug_assert!(row.len() <= Self::LANES);
+        let p = row.as_ptr();
         // SAFETY: features: the caller.
         let mut out = unsafe { Self::zero() }.0;
         for (k, v) in out.iter_mut().enumerate() {
             let start = k * V::WIDTH;
-            let left = rest.len().saturating_sub(start);
+            let left = row.len().saturating_sub(start);
             // SAFETY: each branch reads only p[start .. start + min(left,
-            // WIDTH)], which lies inside `rest`; features: the caller.
+            // WIDTH)], which lies inside `row`; features: the caller.
             unsafe {
                 if left >= V::WIDTH {
                     *v = V::load(p.add(start));
@@ -150,36 +235,47 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         Self(out)
     }
 
-    // Plain loops rather than `array::map`: a closure passed to `map` may be
-    // compiled outside the `#[target_feature]` function and not inlined.
     #[inline(always)]
-    unsafe fn abs(self) -> Self {
-        let mut out = self.0;
-        for v in &mut out {
-            // SAFETY: features: the caller.
-            *v = unsafe { v.abs() };
+    unsafe fn store(self, row: &mut [Self::Elem]) {
+        debug_assert!(row.len() <= Self::LANES);
+        let p = row.as_mut_ptr();
+        for (k, v) in self.0.into_iter().enumerate() {
+            let start = k * V::WIDTH;
+            let left = row.len().saturating_sub(start);
+            // SAFETY: each branch writes only p[start .. start + min(left,
+            // WIDTH)], which lies inside `row`; features: the caller.
+            unsafe {
+                if left >= V::WIDTH {
+                    v.store(p.add(start));
+                } else if left > 0 {
+                    v.store_partial(p.add(start), left);
+                }
+            }
         }
-        Self(out)
     }
 
     #[inline(always)]
     unsafe fn square(self) -> Self {
-        let mut out = self.0;
-        for v in &mut out {
-            // SAFETY: features: the caller.
-            *v = unsafe { v.mul(*v) };
-        }
-        Self(out)
+        // SAFETY: features: the caller.
+        unsafe { self.mul(self) }
     }
 
+    lanewise!(abs());
+    lanewise!(sign());
+    lanewise!(mul(rhs));
+    lanewise!(add(rhs));
+    lanewise!(sub(rhs));
+    lanewise!(copysign(sign));
+    lanewise!(where_positive(value));
+
     #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        let mut out = self.0;
-        for (o, r) in out.iter_mut().zip(rhs.0) {
+    unsafe fn count_zeros(self) -> u32 {
+        let mut zeros = 0;
+        for v in self.0 {
             // SAFETY: features: the caller.
-            *o = unsafe { o.add(r) };
+            zeros += unsafe { v.count_zeros() };
         }
-        Self(out)
+        zeros
     }
 
     #[inline(always)]
@@ -192,6 +288,29 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         }
         fold_tree(&mut wide[..Self::LANES])
     }
+}
+
+/// The sign of `x` as the kernels define it: `+1` if `x > 0`, `-1` if
+/// `x < 0`, `+0` for `±0` (the subgradient of `|x|` at 0), and `x` itself if
+/// it is NaN.
+#[inline(always)]
+pub(crate) fn sign<F: Float>(x: F) -> F {
+    if x.is_nan() {
+        x
+    } else if x > F::ZERO {
+        F::ONE
+    } else if x < F::ZERO {
+        F::ZERO - F::ONE
+    } else {
+        F::ZERO
+    }
+}
+
+/// `value` if `m > 0` or `m` is NaN, else `+0`: the scalar definition of
+/// [`Vector::where_positive`].
+#[inline(always)]
+pub(crate) fn where_positive<F: Float>(m: F, value: F) -> F {
+    if m <= F::ZERO { F::ZERO } else { value }
 }
 
 /// The fixed lane-folding tree: with `w` = L/2, L/4, ..., 1, lane `i`

@@ -19,6 +19,7 @@
 
 pub(crate) mod body;
 pub(crate) mod lanes;
+pub(crate) mod ops;
 pub(crate) mod portable;
 pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -28,7 +29,8 @@ use core::fmt;
 use core::ops::Add;
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use crate::element::Element;
+use crate::element::sealed::Sealed;
+use ops::Rows;
 
 /// The two sums regnorm reduces a slice to, carried in `f64`.
 ///
@@ -67,6 +69,32 @@ impl Add for Sums {
         Sums {
             abs: self.abs + rhs.abs,
             sq: self.sq + rhs.sq,
+        }
+    }
+}
+
+/// What one pass reduces to: the sums of the values it visits and, for the
+/// proximal step, the number of zeros among them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Totals {
+    pub sums: Sums,
+    pub zeros: usize,
+}
+
+impl Totals {
+    pub const ZERO: Totals = Totals {
+        sums: Sums::ZERO,
+        zeros: 0,
+    };
+}
+
+impl Add for Totals {
+    type Output = Totals;
+    #[inline]
+    fn add(self, rhs: Totals) -> Totals {
+        Totals {
+            sums: self.sums + rhs.sums,
+            zeros: self.zeros + rhs.zeros,
         }
     }
 }
@@ -218,25 +246,26 @@ fn detect() -> u8 {
     bits
 }
 
-/// Σ|x| (if `ABS`) and Σx² (if `SQ`) of a run of whole blocks of `x`, on
-/// `tier`. A tier this CPU cannot run is replaced by the portable one, which
-/// returns the same bits (callers check availability before, to report it).
+/// Runs the pass `rows` over a run of whole blocks on `tier` and reduces it
+/// (Σ|v| if `ABS`, Σv² if `SQ`). A tier this CPU cannot run is replaced by
+/// the portable one, which returns the same bits (callers check
+/// availability before, to report it).
 #[inline]
-pub(crate) fn sums<T: Element, const ABS: bool, const SQ: bool>(tier: Tier, x: &[T]) -> Sums {
+pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(tier: Tier, rows: &mut R) -> Totals {
     match tier {
-        Tier::Scalar => scalar::sums::<T, ABS, SQ>(x),
+        Tier::Scalar => scalar::run::<R, ABS, SQ>(rows),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512 if tier.is_available() => {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            unsafe { x86_64::avx512_sums::<T, ABS, SQ>(x) }
+            unsafe { x86_64::avx512_run::<R, ABS, SQ>(rows) }
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx if tier.is_available() => {
             // SAFETY: the CPU has AVX, checked just above.
-            unsafe { x86_64::avx_sums::<T, ABS, SQ>(x) }
+            unsafe { x86_64::avx_run::<R, ABS, SQ>(rows) }
         }
         // SAFETY: the portable tier uses only instructions of the build
         // target, which every CPU running this binary has.
-        _ => unsafe { body::sums::<T::Portable, ABS, SQ>(x) },
+        _ => unsafe { body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows) },
     }
 }

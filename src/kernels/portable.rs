@@ -25,6 +25,11 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
+            unsafe fn splat(v: $elem) -> Self {
+                <$vec>::splat(v)
+            }
+
+            #[inline(always)]
             unsafe fn load(ptr: *const $elem) -> Self {
                 // SAFETY: the caller guarantees `ptr` is valid for WIDTH
                 // reads; `read_unaligned` needs no alignment.
@@ -41,8 +46,55 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
+            unsafe fn store(self, ptr: *mut $elem) {
+                // SAFETY: the caller guarantees `ptr` is valid for WIDTH
+                // writes; `write_unaligned` needs no alignment.
+                unsafe {
+                    ptr.cast::<[$elem; $width]>()
+                        .write_unaligned(self.to_array())
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn store_partial(self, ptr: *mut $elem, len: usize) {
+                let lanes = self.to_array();
+                // SAFETY: the caller guarantees `ptr` is valid for `len` writes,
+                // and len < WIDTH lanes exist to copy.
+                unsafe { core::ptr::copy_nonoverlapping(lanes.as_ptr(), ptr, len) };
+            }
+
+            #[inline(always)]
             unsafe fn abs(self) -> Self {
                 <$vec>::abs(self)
+            }
+
+            #[inline(always)]
+            unsafe fn sub(self, rhs: Self) -> Self {
+                self - rhs
+            }
+
+            #[inline(always)]
+            unsafe fn sign(self) -> Self {
+                let signed_one = <$vec>::splat(1.0) | (self & <$vec>::splat(-0.0));
+                // `simd_ne` is true for NaN too; NaN lanes are replaced next.
+                let nonzero = self.simd_ne(<$vec>::ZERO);
+                self.is_nan().bitselect(self, signed_one & nonzero)
+            }
+
+            #[inline(always)]
+            unsafe fn copysign(self, sign: Self) -> Self {
+                self.abs() | (sign & <$vec>::splat(-0.0))
+            }
+
+            #[inline(always)]
+            unsafe fn where_positive(self, value: Self) -> Self {
+                // `simd_le` is false for NaN, so NaN lanes keep `value`.
+                value & !self.simd_le(<$vec>::ZERO)
+            }
+
+            #[inline(always)]
+            unsafe fn count_zeros(self) -> u32 {
+                self.simd_eq(<$vec>::ZERO).to_bitmask().count_ones()
             }
 
             #[inline(always)]

@@ -3,29 +3,39 @@
 //! This is the definition every SIMD tier must match bit for bit, and the
 //! oracle of the tests. It is written for obviousness, not speed.
 
-use super::Sums;
+use super::Totals;
 use super::body::block_len;
 use super::lanes::{Float, MAX_LANES, fold_tree};
-use crate::element::Element;
+use super::ops::Rows;
+use crate::element::Lane;
+use crate::element::sealed::Sealed;
 
-/// Σ|x| (if `ABS`) and Σx² (if `SQ`) of `x` in the canonical order.
-pub(crate) fn sums<T: Element, const ABS: bool, const SQ: bool>(x: &[T]) -> Sums {
-    let lanes = T::LANES;
-    let mut total = Sums::ZERO;
-    for block in x.chunks(block_len::<T>()) {
-        let mut abs = [T::Lane::ZERO; MAX_LANES];
-        let mut sq = [T::Lane::ZERO; MAX_LANES];
-        for (i, &e) in block.iter().enumerate() {
-            let v = e.to_lane();
-            abs[i % lanes] = abs[i % lanes] + v.abs();
-            sq[i % lanes] = sq[i % lanes] + v * v;
+/// Runs `rows` element by element and reduces what it returns: Σ|v| if
+/// `ABS`, Σv² if `SQ`, and the zeros if the pass counts them.
+pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Totals {
+    let lanes = R::Elem::LANES;
+    let mut total = Totals::ZERO;
+    let mut block = 0;
+    while block < rows.len() {
+        let end = rows.len().min(block + block_len::<R::Elem>());
+        let mut abs = [Lane::<R::Elem>::ZERO; MAX_LANES];
+        let mut sq = [Lane::<R::Elem>::ZERO; MAX_LANES];
+        for i in block..end {
+            let v = rows.element(i);
+            let lane = (i - block) % lanes;
+            abs[lane] = abs[lane] + v.abs();
+            sq[lane] = sq[lane] + v * v;
+            if R::COUNTS_ZEROS && v == Lane::<R::Elem>::ZERO {
+                total.zeros += 1;
+            }
         }
         if ABS {
-            total.abs += fold(&abs[..lanes]);
+            total.sums.abs += fold(&abs[..lanes]);
         }
         if SQ {
-            total.sq += fold(&sq[..lanes]);
+            total.sums.sq += fold(&sq[..lanes]);
         }
+        block = end;
     }
     total
 }

@@ -1,0 +1,226 @@
+//! The passes the kernels make over memory.
+//!
+//! Each pass says what happens to the elements of one row, twice: once on
+//! SIMD lanes ([`Rows::row`], run by every vector tier through the one
+//! kernel body) and once per element ([`Rows::element`], run by the scalar
+//! reference). The two are written side by side with the same operations in
+//! the same order, which is what makes the tiers agree bit for bit. Each
+//! returns the values the pass reduces (its input for [`Read`] and
+//! [`AddGradient`], its output for [`Prox`] and [`Scale`]).
+
+use super::lanes::{Float, Group, sign, where_positive};
+use crate::element::{Element, Lane};
+
+/// One pass over one tensor (and its gradient, for [`AddGradient`]).
+pub(crate) trait Rows: Send + Sized {
+    type Elem: Element;
+    /// Whether the pass counts the zeros among the values it returns.
+    const COUNTS_ZEROS: bool = false;
+
+    /// The number of elements.
+    fn len(&self) -> usize;
+
+    /// The bytes the pass reads and writes: its cost, for scheduling.
+    fn bytes(&self) -> usize;
+
+    /// The pass over elements `..mid` and the pass over `mid..`.
+    fn split_at(self, mid: usize) -> (Self, Self);
+
+    /// Processes the `n` elements from `start` (`n` is `G::LANES`, or less
+    /// at the end) and returns the values to reduce, zeros in lanes `n..`.
+    ///
+    /// # Safety
+    /// `start + n <= self.len()`, `n <= G::LANES`, and the CPU supports the
+    /// tier of `G`.
+    unsafe fn row<G: Group<Elem = Self::Elem>>(&mut self, start: usize, n: usize) -> G;
+
+    /// Processes element `i` and returns the value to reduce.
+    fn element(&mut self, i: usize) -> Lane<Self::Elem>;
+}
+
+/// Reads a tensor: the pass behind `sum_abs`, `sum_sq` and penalties.
+pub(crate) struct Read<'a, T>(pub &'a [T]);
+
+impl<T: Element> Rows for Read<'_, T> {
+    type Elem = T;
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn bytes(&self) -> usize {
+        size_of_val(self.0)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.0.split_at(mid);
+        (Read(a), Read(b))
+    }
+    #[inline(always)]
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
+        // SAFETY: start + n <= len (caller); features: the caller.
+        unsafe { G::load(self.0.get_unchecked(start..start + n)) }
+    }
+    #[inline(always)]
+    fn element(&mut self, i: usize) -> Lane<T> {
+        self.0[i].to_lane()
+    }
+}
+
+/// `g += a·sign(w) + b·w` (the terms present), reducing `w`: the gradient of
+/// `a·Σ|w| + (b/2)·Σw²` added into `g`.
+pub struct AddGradient<'a, T: Element> {
+    pub w: &'a [T],
+    pub g: &'a mut [T],
+    /// The coefficient of `sign(w)`, if the L1 term is present.
+    pub a: Option<Lane<T>>,
+    /// The coefficient of `w`, if the L2 term is present.
+    pub b: Option<Lane<T>>,
+}
+
+impl<T: Element> Rows for AddGradient<'_, T> {
+    type Elem = T;
+
+    fn len(&self) -> usize {
+        self.w.len()
+    }
+    fn bytes(&self) -> usize {
+        3 * size_of_val(self.w)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = (self.a, self.b);
+        let (w0, w1) = self.w.split_at(mid);
+        let (g0, g1) = self.g.split_at_mut(mid);
+        (
+            AddGradient { w: w0, g: g0, a, b },
+            AddGradient { w: w1, g: g1, a, b },
+        )
+    }
+    #[inline(always)]
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
+        // SAFETY: start + n <= len = g.len() (caller, and the constructor
+        // checks equal lengths); features: the caller.
+        unsafe {
+            let g_row = self.g.get_unchecked_mut(start..start + n);
+            let w = G::load(self.w.get_unchecked(start..start + n));
+            let step = match (self.a, self.b) {
+                (Some(a), None) => G::splat(a).mul(w.sign()),
+                (None, Some(b)) => G::splat(b).mul(w),
+                (Some(a), Some(b)) => G::splat(a).mul(w.sign()).add(G::splat(b).mul(w)),
+                (None, None) => return w,
+            };
+            G::load(g_row).add(step).store(g_row);
+            w
+        }
+    }
+    #[inline(always)]
+    fn element(&mut self, i: usize) -> Lane<T> {
+        let w = self.w[i].to_lane();
+        let step = match (self.a, self.b) {
+            (Some(a), None) => a * sign(w),
+            (None, Some(b)) => b * w,
+            (Some(a), Some(b)) => a * sign(w) + b * w,
+            (None, None) => return w,
+        };
+        self.g[i] = T::from_lane(self.g[i].to_lane() + step);
+        w
+    }
+}
+
+/// The proximal step `w ← soft(w, t) · c` (the terms present), reducing the
+/// new `w` and counting its zeros. `soft(w, t)` is `sign(w)·(|w| − t)` where
+/// `|w| > t`, `+0` elsewhere, and NaN stays NaN.
+pub struct Prox<'a, T: Element> {
+    pub w: &'a mut [T],
+    /// The soft threshold `η·λ₁`, if the L1 term is present.
+    pub t: Option<Lane<T>>,
+    /// The scale `1 / (1 + 2·η·λ₂)`, if the L2 term is present.
+    pub c: Option<Lane<T>>,
+}
+
+impl<T: Element> Rows for Prox<'_, T> {
+    type Elem = T;
+    const COUNTS_ZEROS: bool = true;
+
+    fn len(&self) -> usize {
+        self.w.len()
+    }
+    fn bytes(&self) -> usize {
+        2 * size_of_val(self.w)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (t, c) = (self.t, self.c);
+        let (w0, w1) = self.w.split_at_mut(mid);
+        (Prox { w: w0, t, c }, Prox { w: w1, t, c })
+    }
+    #[inline(always)]
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
+        // SAFETY: start + n <= len (caller); features: the caller.
+        unsafe {
+            let row = self.w.get_unchecked_mut(start..start + n);
+            let mut v = G::load(row);
+            if let Some(t) = self.t {
+                let m = v.abs().sub(G::splat(t));
+                v = m.where_positive(m.copysign(v));
+            }
+            if let Some(c) = self.c {
+                v = v.mul(G::splat(c));
+            }
+            v.store(row);
+            v
+        }
+    }
+    #[inline(always)]
+    fn element(&mut self, i: usize) -> Lane<T> {
+        let mut v = self.w[i].to_lane();
+        if let Some(t) = self.t {
+            let m = v.abs() - t;
+            v = where_positive(m, m.copysign(v));
+        }
+        if let Some(c) = self.c {
+            v = v * c;
+        }
+        self.w[i] = T::from_lane(v);
+        v
+    }
+}
+
+/// `x ← x·c`: weight decay and gradient clipping.
+pub(crate) struct Scale<'a, T: Element> {
+    pub x: &'a mut [T],
+    pub c: Lane<T>,
+}
+
+impl<T: Element> Rows for Scale<'_, T> {
+    type Elem = T;
+
+    fn len(&self) -> usize {
+        self.x.len()
+    }
+    fn bytes(&self) -> usize {
+        2 * size_of_val(self.x)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (x0, x1) = self.x.split_at_mut(mid);
+        (Scale { x: x0, c: self.c }, Scale { x: x1, c: self.c })
+    }
+    #[inline(always)]
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
+        // SAFETY: start + n <= len (caller); features: the caller.
+        unsafe {
+            let row = self.x.get_unchecked_mut(start..start + n);
+            let v = G::load(row).mul(G::splat(self.c));
+            v.store(row);
+            v
+        }
+    }
+    #[inline(always)]
+    fn element(&mut self, i: usize) -> Lane<T> {
+        let v = self.x[i].to_lane() * self.c;
+        self.x[i] = T::from_lane(v);
+        v
+    }
+}
+
+/// Rounds an `f64` coefficient to the lane type.
+pub(crate) fn coefficient<T: Element>(v: f64) -> Lane<T> {
+    Lane::<T>::from_f64(v)
+}

@@ -1,0 +1,254 @@
+//! [`Vector`] for the 512-bit AVX-512F registers `__m512` (16 × f32) and
+//! `__m512d` (8 × f64).
+//!
+//! Every method runs AVX-512F instructions: callers guarantee the CPU has
+//! AVX-512F (the trait's contract), and the methods are only executed
+//! inlined into the `#[target_feature(enable = "avx512f")]` entry point.
+//! Only AVX-512F is used (bitwise float logic goes through the integer
+//! forms, which F has), so every AVX-512 CPU runs this tier.
+
+use core::arch::x86_64::*;
+
+use crate::kernels::lanes::Vector;
+
+/// Bitwise `a & b` on f32 lanes.
+#[inline(always)]
+unsafe fn and_ps(a: __m512, b: __m512) -> __m512 {
+    // SAFETY: AVX-512F (caller).
+    unsafe {
+        _mm512_castsi512_ps(_mm512_and_si512(
+            _mm512_castps_si512(a),
+            _mm512_castps_si512(b),
+        ))
+    }
+}
+
+/// Bitwise `a | b` on f32 lanes.
+#[inline(always)]
+unsafe fn or_ps(a: __m512, b: __m512) -> __m512 {
+    // SAFETY: AVX-512F (caller).
+    unsafe {
+        _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_castps_si512(a),
+            _mm512_castps_si512(b),
+        ))
+    }
+}
+
+/// Bitwise `a & b` on f64 lanes.
+#[inline(always)]
+unsafe fn and_pd(a: __m512d, b: __m512d) -> __m512d {
+    // SAFETY: AVX-512F (caller).
+    unsafe {
+        _mm512_castsi512_pd(_mm512_and_si512(
+            _mm512_castpd_si512(a),
+            _mm512_castpd_si512(b),
+        ))
+    }
+}
+
+/// Bitwise `a | b` on f64 lanes.
+#[inline(always)]
+unsafe fn or_pd(a: __m512d, b: __m512d) -> __m512d {
+    // SAFETY: AVX-512F (caller).
+    unsafe {
+        _mm512_castsi512_pd(_mm512_or_si512(
+            _mm512_castpd_si512(a),
+            _mm512_castpd_si512(b),
+        ))
+    }
+}
+
+impl Vector for __m512 {
+    type Elem = f32;
+    const WIDTH: usize = 16;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_set1_ps(v) }
+    }
+    #[inline(always)]
+    unsafe fn load(ptr: *const f32) -> Self {
+        // SAFETY: AVX-512F; `ptr` valid for 16 reads (caller); any alignment.
+        unsafe { _mm512_loadu_ps(ptr) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(ptr: *const f32, len: usize) -> Self {
+        let mask = ((1u32 << len) - 1) as __mmask16;
+        // SAFETY: AVX-512F; a masked load does not touch (or fault on) the
+        // masked-off lanes, and the `len` selected ones are valid to read.
+        unsafe { _mm512_maskz_loadu_ps(mask, ptr) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, ptr: *mut f32) {
+        // SAFETY: AVX-512F; `ptr` valid for 16 writes (caller); any alignment.
+        unsafe { _mm512_storeu_ps(ptr, self) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, ptr: *mut f32, len: usize) {
+        let mask = ((1u32 << len) - 1) as __mmask16;
+        // SAFETY: AVX-512F; a masked store does not touch the masked-off
+        // lanes, and the `len` selected ones are valid to write (caller).
+        unsafe { _mm512_mask_storeu_ps(ptr, mask, self) }
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_abs_ps(self) }
+    }
+    #[inline(always)]
+    unsafe fn mul(self, rhs: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_mul_ps(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, rhs: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_add_ps(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, rhs: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_sub_ps(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn sign(self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe {
+            let signed_one = or_ps(_mm512_set1_ps(1.0), and_ps(self, _mm512_set1_ps(-0.0)));
+            let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(self, _mm512_setzero_ps());
+            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self, self);
+            _mm512_mask_mov_ps(_mm512_maskz_mov_ps(nonzero, signed_one), nan, self)
+        }
+    }
+    #[inline(always)]
+    unsafe fn copysign(self, sign: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { or_ps(_mm512_abs_ps(self), and_ps(sign, _mm512_set1_ps(-0.0))) }
+    }
+    #[inline(always)]
+    unsafe fn where_positive(self, value: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe {
+            let keep = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(self, _mm512_setzero_ps());
+            _mm512_maskz_mov_ps(keep, value)
+        }
+    }
+    #[inline(always)]
+    unsafe fn count_zeros(self) -> u32 {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_ps()).count_ones() }
+    }
+    #[inline(always)]
+    unsafe fn to_f64(self, out: &mut [f64]) {
+        debug_assert!(out.len() >= 16);
+        // SAFETY: AVX-512F; `out` holds at least 16 values (caller).
+        unsafe {
+            let low = _mm512_cvtps_pd(_mm512_castps512_ps256(self));
+            let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self));
+            let high = _mm512_cvtps_pd(_mm256_castpd_ps(high));
+            _mm512_storeu_pd(out.as_mut_ptr(), low);
+            _mm512_storeu_pd(out.as_mut_ptr().add(8), high);
+        }
+    }
+}
+
+impl Vector for __m512d {
+    type Elem = f64;
+    const WIDTH: usize = 8;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f64) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_set1_pd(v) }
+    }
+    #[inline(always)]
+    unsafe fn load(ptr: *const f64) -> Self {
+        // SAFETY: AVX-512F; `ptr` valid for 8 reads (caller); any alignment.
+        unsafe { _mm512_loadu_pd(ptr) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(ptr: *const f64, len: usize) -> Self {
+        let mask = ((1u32 << len) - 1) as __mmask8;
+        // SAFETY: AVX-512F; a masked load does not touch (or fault on) the
+        // masked-off lanes, and the `len` selected ones are valid to read.
+        unsafe { _mm512_maskz_loadu_pd(mask, ptr) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, ptr: *mut f64) {
+        // SAFETY: AVX-512F; `ptr` valid for 8 writes (caller); any alignment.
+        unsafe { _mm512_storeu_pd(ptr, self) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, ptr: *mut f64, len: usize) {
+        let mask = ((1u32 << len) - 1) as __mmask8;
+        // SAFETY: AVX-512F; a masked store does not touch the masked-off
+        // lanes, and the `len` selected ones are valid to write (caller).
+        unsafe { _mm512_mask_storeu_pd(ptr, mask, self) }
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_abs_pd(self) }
+    }
+    #[inline(always)]
+    unsafe fn mul(self, rhs: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_mul_pd(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, rhs: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_add_pd(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, rhs: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_sub_pd(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn sign(self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe {
+            let signed_one = or_pd(_mm512_set1_pd(1.0), and_pd(self, _mm512_set1_pd(-0.0)));
+            let nonzero = _mm512_cmp_pd_mask::<_CMP_NEQ_OQ>(self, _mm512_setzero_pd());
+            let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(self, self);
+            _mm512_mask_mov_pd(_mm512_maskz_mov_pd(nonzero, signed_one), nan, self)
+        }
+    }
+    #[inline(always)]
+    unsafe fn copysign(self, sign: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe { or_pd(_mm512_abs_pd(self), and_pd(sign, _mm512_set1_pd(-0.0))) }
+    }
+    #[inline(always)]
+    unsafe fn where_positive(self, value: Self) -> Self {
+        // SAFETY: AVX-512F (caller).
+        unsafe {
+            let keep = _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(self, _mm512_setzero_pd());
+            _mm512_maskz_mov_pd(keep, value)
+        }
+    }
+    #[inline(always)]
+    unsafe fn count_zeros(self) -> u32 {
+        // SAFETY: AVX-512F (caller).
+        unsafe { _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_pd()).count_ones() }
+    }
+    #[inline(always)]
+    unsafe fn to_f64(self, out: &mut [f64]) {
+        debug_assert!(out.len() >= 8);
+        // SAFETY: AVX-512F; `out` holds at least 8 values (caller).
+        unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self) }
+    }
+}

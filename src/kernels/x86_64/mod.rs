@@ -1,0 +1,47 @@
+//! The x86_64 tiers: the kernel body on AVX and AVX-512F registers.
+//!
+//! `avx.rs` and `avx512.rs` implement [`Vector`](super::lanes::Vector) with
+//! instructions the default x86_64 target does not enable. They only run
+//! inside the `#[target_feature]` entry points below, which the dispatcher
+//! calls after checking the CPU (see [`super::Tier::is_available`]). Inlined
+//! there, the intrinsics compile to AVX / AVX-512 code even in a build
+//! without RUSTFLAGS.
+
+mod avx;
+mod avx512;
+
+use core::arch::x86_64::{__m256, __m256d, __m512, __m512d};
+
+use super::Totals;
+use super::body;
+use super::lanes::Lanes;
+use super::ops::Rows;
+
+/// The 32 `f32` lanes as four `__m256`.
+pub(crate) type AvxF32 = Lanes<__m256, 4>;
+/// The 16 `f64` lanes as four `__m256d`.
+pub(crate) type AvxF64 = Lanes<__m256d, 4>;
+/// The 32 `f32` lanes as two `__m512`.
+pub(crate) type Avx512F32 = Lanes<__m512, 2>;
+/// The 16 `f64` lanes as two `__m512d`.
+pub(crate) type Avx512F64 = Lanes<__m512d, 2>;
+
+/// The kernel body compiled for AVX.
+///
+/// # Safety
+/// The CPU must support AVX.
+#[target_feature(enable = "avx")]
+pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Totals {
+    // SAFETY: AVX is enabled here and guaranteed by the caller.
+    unsafe { body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(rows) }
+}
+
+/// The kernel body compiled for AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Totals {
+    // SAFETY: AVX-512F is enabled here and guaranteed by the caller.
+    unsafe { body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(rows) }
+}
