@@ -25,8 +25,8 @@ for est in sorted(root.glob("**/new/estimates.json")):
     tp = bench.get("throughput") or {}
     nbytes = tp.get("Bytes") or tp.get("BytesDecimal")
     value = nbytes / median_ns if nbytes else None  # bytes per ns == GB/s
-    rows.setdefault(group, {}).setdefault(func, {})[int(size)] = (value, median_ns)
-    sizes.add(int(size))
+    key = int(size) if size is not None and str(size).isdigit() else "GB/s"
+    rows.setdefault(group, {}).setdefault(func, {})[key] = (value, median_ns)
 
 ORDER = ["naive", "scalar", "portable", "avx", "avx512", "dispatched", "parallel", "parallel-in-pool"]
 
@@ -36,13 +36,18 @@ def rank(name):
 
 
 for group, funcs in rows.items():
-    gsizes = sorted({s for f in funcs.values() for s in f})
+    gsizes = sorted({s for f in funcs.values() for s in f}, key=str)
+    if all(isinstance(s, int) for s in gsizes):
+        gsizes = sorted(gsizes)
     print(f"\n{group} (GB/s, criterion median)")
-    print(f"| kernel | " + " | ".join(f"{s:,}" for s in gsizes) + " |")
-    print("|---|" + "---:|" * len(gsizes))
+    print("| kernel | " + " | ".join(f"{s:,}" if isinstance(s, int) else s for s in gsizes) + " | median time |" * (gsizes == ["GB/s"]) + " |" * (gsizes != ["GB/s"]))
+    print("|---|" + "---:|" * (len(gsizes) + (gsizes == ["GB/s"])))
     for func, by_size in sorted(funcs.items(), key=lambda kv: rank(kv[0])):
         cells = []
         for s in gsizes:
             v = by_size.get(s)
             cells.append("" if v is None or v[0] is None else f"{v[0]:.1f}")
+        if gsizes == ["GB/s"]:
+            ns = by_size["GB/s"][1]
+            cells.append(f"{ns / 1e6:.2f} ms" if ns >= 1e5 else f"{ns / 1e3:.1f} µs")
         print(f"| {func} | " + " | ".join(cells) + " |")

@@ -128,6 +128,22 @@ pub fn sums<T: Element>(x: &[T]) -> Sums {
     Exec::new().sums(x)
 }
 
+/// The L2 norm `√Σx²` of every tensor of a model, in one call: small
+/// tensors batched, large ones split (PyTorch's `_foreach_norm`).
+///
+/// ```
+/// let norms = regnorm::tensor_norms(&[vec![3.0f32, 4.0], vec![-2.0]]);
+/// assert_eq!(norms, vec![5.0, 2.0]);
+/// ```
+pub fn tensor_norms<T, I>(tensors: I) -> Vec<f64>
+where
+    T: Element,
+    I: IntoIterator,
+    I::Item: AsRef<[T]>,
+{
+    Exec::new().tensor_norms(tensors)
+}
+
 /// The worst-case relative error of [`sum_abs`]/[`sum_sq`] over `len`
 /// elements of `T` (see "Error bound" in the crate docs).
 ///
