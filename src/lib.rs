@@ -59,6 +59,17 @@
 //!   the bound. The same holds for `f64` at `f64::MAX`.
 //! * `-0.0` counts as `0.0`; an empty slice or model gives `0.0`.
 //!
+//! # Element-wise updates
+//!
+//! Gradients, proximal steps, weight decay and clipping's scaling are
+//! defined per element by the formulas their methods document, computed in
+//! the element type with their coefficients rounded to it once; every tier
+//! evaluates the same operations in the same order, so they agree bit for
+//! bit (NaN payloads aside: a NaN stays NaN, its payload is unspecified).
+//! Passes that also reduce (the fused penalty and gradient, the proximal
+//! step's penalty after the step) reduce in the canonical order above, so
+//! they equal the separate calls exactly.
+//!
 //! # Safety
 //!
 //! `unsafe` code lives only in the kernel tiers (`src/kernels/`); every block
