@@ -1,66 +1,61 @@
-//! Criterion benchmarks of the reductions: every tier, the dispatched call,
-//! the parallel path (called from outside any pool, and from a worker of
-//! the global pool) and the naive iterator, for f32 and f64, in GB/s of input read.
+//! Criterion benchmarks of the reductions, in GB/s of input read: every
+//! tier, the dispatched call, the parallel path (called from outside any
+//! pool, and from a worker of the global pool), and the peers a user would
+//! otherwise call (naive iterators, faer, ndarray, nalgebra, and OpenBLAS
+//! with `--features openblas`), on the same buffers, for f32 and f64.
 //!
-//! `cargo bench --bench kernels` runs them all (about 6 minutes);
+//! Sizes up to 4 Mi f32 stay in this machine's caches between iterations
+//! (hot); 64 Mi (256 MiB) is larger than the last-level cache, so every
+//! iteration streams from DRAM (cold). `scripts/criterion_table.py` labels
+//! them.
+//!
+//! `cargo bench --bench kernels` runs them all (about 15 minutes);
 //! `cargo bench --bench kernels -- 'sum_abs/f32'` a subset.
+
+mod common;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{
-    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
-};
+use common::peers::PeerFloat;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regnorm::{Element, Exec, Tier};
 
 const SIZES: [usize; 5] = [1_000, 16 << 10, 256 << 10, 4 << 20, 64 << 20];
 
-/// Element types with a naive reference loop.
-trait Naive: Element + Copy + From<f32> {
-    fn naive_abs(x: &[Self]) -> Self;
-    fn naive_sq(x: &[Self]) -> Self;
-}
-impl Naive for f32 {
-    fn naive_abs(x: &[f32]) -> f32 {
-        x.iter().map(|v| v.abs()).sum()
-    }
-    fn naive_sq(x: &[f32]) -> f32 {
-        x.iter().map(|v| v * v).sum()
-    }
-}
-impl Naive for f64 {
-    fn naive_abs(x: &[f64]) -> f64 {
-        x.iter().map(|v| v.abs()).sum()
-    }
-    fn naive_sq(x: &[f64]) -> f64 {
-        x.iter().map(|v| v * v).sum()
-    }
-}
-
-fn bench_type<T: Naive>(c: &mut Criterion, type_name: &str) {
-    let data: Vec<T> = (0..SIZES[4])
-        .map(|i| T::from(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
+fn bench_type<T: Element + PeerFloat>(c: &mut Criterion, type_name: &str, from_f32: fn(f32) -> T) {
+    let data: Vec<T> = common::tensors(&[SIZES[4]], 7)
+        .remove(0)
+        .into_iter()
+        .map(from_f32)
         .collect();
     for op in ["sum_abs", "sum_sq"] {
         let mut group = c.benchmark_group(format!("{op}/{type_name}"));
         for n in SIZES {
             let x = &data[..n];
             group.throughput(Throughput::Bytes(size_of_val(x) as u64));
-            run(&mut group, "naive", n, || {
-                if op == "sum_abs" {
-                    black_box(T::naive_abs(black_box(x)));
+            for peer in T::peers() {
+                let f = if op == "sum_abs" {
+                    peer.sum_abs
                 } else {
-                    black_box(T::naive_sq(black_box(x)));
+                    peer.sum_sq
+                };
+                if let Some(f) = f {
+                    group.bench_function(format!("{}/{n}", peer.name), |b| {
+                        b.iter(|| black_box(f(black_box(x))))
+                    });
                 }
-            });
+            }
             for tier in Tier::available() {
                 let exec = Exec::sequential().with_tier(tier).unwrap();
-                run(&mut group, tier.name(), n, || call(exec, op, x));
+                group.bench_function(format!("{tier}/{n}"), |b| b.iter(|| call(exec, op, x)));
             }
-            run(&mut group, "dispatched", n, || {
-                call(Exec::sequential(), op, x)
+            group.bench_function(format!("dispatched/{n}"), |b| {
+                b.iter(|| call(Exec::sequential(), op, x))
             });
-            run(&mut group, "parallel", n, || call(Exec::new(), op, x));
+            group.bench_function(format!("parallel/{n}"), |b| {
+                b.iter(|| call(Exec::new(), op, x))
+            });
             // Timed on a worker of the global pool, as a rayon-based training
             // loop would call it (the same pool "parallel" uses, so that no
             // second pool competes for the cores).
@@ -94,13 +89,9 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) {
     });
 }
 
-fn run(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, n: usize, mut f: impl FnMut()) {
-    group.bench_function(format!("{name}/{n}"), |b| b.iter(&mut f));
-}
-
 fn benches(c: &mut Criterion) {
-    bench_type::<f32>(c, "f32");
-    bench_type::<f64>(c, "f64");
+    bench_type::<f32>(c, "f32", |v| v);
+    bench_type::<f64>(c, "f64", f64::from);
 }
 
 criterion_group! {

@@ -1,34 +1,48 @@
-//! Compare regnorm's kernels on this machine: GB/s of every tier, the
-//! dispatched call and the parallel path, against the naive iterator, for a
-//! few sizes; check that every regnorm path returns the same bits; show the
-//! accuracy against an exact sum.
+//! Compare regnorm with the libraries a user would otherwise call, on this
+//! machine, in one run: GB/s of every kernel tier, the dispatched call and
+//! the parallel path against naive iterators, faer, ndarray, nalgebra (and
+//! OpenBLAS with `--features openblas`), as fractions of this machine's
+//! measured read bandwidth and of the best peer; a bit-for-bit check of every
+//! regnorm path; each kernel's error against the exact sum; and an SVG chart.
 //!
 //! ```sh
 //! cargo run --release --example compare              # about half a minute
 //! cargo run --release --example compare -- --help
 //! ```
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use common::peers::PeerFloat;
 use regnorm::{Element, Exec, Tier};
 
 const HELP: &str = "\
-compare: GB/s of regnorm's kernels on this machine, and a bit-for-bit check
+compare: regnorm against its peers on this machine, with a bit-for-bit check
 
 USAGE:
     cargo run --release --example compare -- [OPTIONS]
+    cargo run --release --features openblas --example compare   # adds OpenBLAS
 
 OPTIONS:
-    --sizes N,N,...   element counts to run (default 1000,16384,262144,4194304,67108864;
-                      suffixes k/K = 2^10, m/M = 2^20 are accepted, e.g. 16k,4M)
-    --threads N       threads of the rayon pool the parallel path runs in (default: all cores)
+    --sizes N,N,...   element counts (default 1000,16k,256k,4M,64M; k = 2^10, M = 2^20)
+    --threads N       threads of the rayon pool (default: all cores)
     --types T,T       element types: f32, f64 (default: f32,f64)
     --ops O,O         reductions: sum_abs, sum_sq (default: both)
-    --full            more samples per figure (slower, steadier)
+    --out PATH        where to write the SVG chart (default: target/compare.svg)
+    --full            more samples per figure and the scalar tier too (slower, steadier)
     -h, --help        print this help
+
+Every figure is the median of several timed samples, in GB/s (10^9 bytes of
+input per second), with inputs behind black_box and buffers allocated once.
+\"read probe\" is this machine's read bandwidth: an OR over the same number of
+bytes, vectorized with AVX-512 when the CPU has it.
 ";
 
 struct Args {
@@ -36,7 +50,9 @@ struct Args {
     threads: usize,
     types: Vec<String>,
     ops: Vec<String>,
+    out: PathBuf,
     samples: usize,
+    full: bool,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -45,11 +61,10 @@ fn parse_size(s: &str) -> Result<usize, String> {
         Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
         _ => (s, 1),
     };
-    digits
-        .replace('_', "")
-        .parse::<usize>()
-        .map(|n| n * scale)
-        .map_err(|_| format!("not a size: {s:?}"))
+    match digits.replace('_', "").parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n * scale),
+        _ => Err(format!("not a size: {s:?}")),
+    }
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -58,7 +73,9 @@ fn parse_args() -> Result<Option<Args>, String> {
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         types: vec!["f32".into(), "f64".into()],
         ops: vec!["sum_abs".into(), "sum_sq".into()],
-        samples: 7,
+        out: PathBuf::from("target/compare.svg"),
+        samples: 5,
+        full: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,42 +88,46 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .map(parse_size)
                     .collect::<Result<_, _>>()?
             }
-            "--threads" => {
-                args.threads = value()?
-                    .parse()
-                    .map_err(|_| "--threads needs a number".to_string())?
-            }
+            "--threads" => match value()?.parse() {
+                Ok(n) if n > 0 => args.threads = n,
+                _ => return Err("--threads needs a positive number".into()),
+            },
             "--types" => args.types = value()?.split(',').map(str::to_string).collect(),
             "--ops" => args.ops = value()?.split(',').map(str::to_string).collect(),
-            "--full" => args.samples = 21,
+            "--out" => args.out = PathBuf::from(value()?),
+            "--full" => {
+                args.samples = 15;
+                args.full = true;
+            }
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
-    if args.threads == 0 || args.sizes.is_empty() {
-        return Err("--threads and --sizes must not be zero or empty".into());
+    if let Some(t) = args
+        .types
+        .iter()
+        .find(|t| !["f32", "f64"].contains(&t.as_str()))
+    {
+        return Err(format!("unknown type {t:?}: f32 or f64"));
     }
-    for t in &args.types {
-        if t != "f32" && t != "f64" {
-            return Err(format!("unknown type {t:?}: f32 or f64"));
-        }
+    if let Some(o) = args
+        .ops
+        .iter()
+        .find(|o| !["sum_abs", "sum_sq"].contains(&o.as_str()))
+    {
+        return Err(format!("unknown op {o:?}: sum_abs or sum_sq"));
     }
-    for o in &args.ops {
-        if o != "sum_abs" && o != "sum_sq" {
-            return Err(format!("unknown op {o:?}: sum_abs or sum_sq"));
-        }
-    }
+    args.sizes.sort_unstable();
+    args.sizes.dedup();
     Ok(Some(args))
 }
 
 /// The median GB/s of `f`, which reads `bytes`, over `samples` samples of at
-/// least 10 ms each.
+/// least 5 ms each.
 fn measure(bytes: usize, samples: usize, mut f: impl FnMut()) -> f64 {
     let start = Instant::now();
     f();
     let once = start.elapsed().max(Duration::from_nanos(1));
-    let iters = (Duration::from_millis(10).as_secs_f64() / once.as_secs_f64())
-        .ceil()
-        .max(1.0) as u32;
+    let iters = (0.005 / once.as_secs_f64()).ceil().max(1.0) as u32;
     let mut times: Vec<f64> = (0..samples)
         .map(|_| {
             let start = Instant::now();
@@ -120,69 +141,93 @@ fn measure(bytes: usize, samples: usize, mut f: impl FnMut()) -> f64 {
     bytes as f64 / times[times.len() / 2] / 1e9
 }
 
-/// Element types with a naive reference and test data.
-trait Float: Element + Copy + Into<f64> {
+/// Runs `f` on a worker thread of the global rayon pool.
+fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::join(f, || ()).0
+}
+
+/// OR of every word: a loop with no floating-point dependency, which the
+/// compiler vectorizes and interleaves freely, so it runs at the speed the
+/// machine reads memory.
+#[inline(always)]
+fn or_all(x: &[u64]) -> u64 {
+    x.iter().fold(0, |a, &b| a | b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn or_all_avx512(x: &[u64]) -> u64 {
+    or_all(x)
+}
+
+/// The read probe on one thread.
+fn read_probe(x: &[u64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { or_all_avx512(x) };
+    }
+    or_all(x)
+}
+
+/// The read probe split in two halves across the pool.
+fn read_probe_parallel(x: &[u64]) -> u64 {
+    let (a, b) = x.split_at(x.len() / 2);
+    let (a, b) = rayon::join(|| read_probe(a), || read_probe(b));
+    a | b
+}
+
+/// Element types under comparison.
+trait Float: Element + PeerFloat + Copy {
     const NAME: &'static str;
-    fn from_units(k: i32) -> Self;
-    fn naive(op: &str, x: &[Self]) -> f64;
+    /// The unit roundoff: the peers' accuracy is checked against `n·u`.
+    const UNIT_ROUNDOFF: f64;
+    fn from_f32(v: f32) -> Self;
 }
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
-    fn from_units(k: i32) -> f32 {
-        k as f32 / (1 << 23) as f32
-    }
-    fn naive(op: &str, x: &[f32]) -> f64 {
-        let s: f32 = if op == "sum_abs" {
-            x.iter().map(|v| v.abs()).sum()
-        } else {
-            x.iter().map(|v| v * v).sum()
-        };
-        f64::from(s)
+    const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+    fn from_f32(v: f32) -> f32 {
+        v
     }
 }
 
 impl Float for f64 {
     const NAME: &'static str = "f64";
-    fn from_units(k: i32) -> f64 {
-        f64::from(k) / f64::from(1 << 23)
-    }
-    fn naive(op: &str, x: &[f64]) -> f64 {
-        if op == "sum_abs" {
-            x.iter().map(|v| v.abs()).sum()
-        } else {
-            x.iter().map(|v| v * v).sum()
-        }
+    const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+    fn from_f32(v: f32) -> f64 {
+        f64::from(v)
     }
 }
 
-/// Uniform values in [-1, 1), multiples of 2^-23 (so the exact sums can be
-/// computed in integers).
-fn data<T: Float>(n: usize) -> (Vec<T>, Vec<i32>) {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let units: Vec<i32> = (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as i32) - (1 << 23)
-        })
-        .collect();
-    (units.iter().map(|&k| T::from_units(k)).collect(), units)
+/// Who a row measures, and on how many threads.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Probe,
+    Peer,
+    Regnorm,
 }
 
-fn exact(op: &str, units: &[i32]) -> f64 {
-    let total: i128 = if op == "sum_abs" {
-        units.iter().map(|&k| i128::from(k).abs()).sum()
-    } else {
-        units.iter().map(|&k| i128::from(k) * i128::from(k)).sum()
-    };
-    let scale = if op == "sum_abs" {
-        2f64.powi(23)
-    } else {
-        2f64.powi(46)
-    };
-    total as f64 / scale
+/// One line of a table: a kernel's GB/s at every size.
+struct Row {
+    name: String,
+    kind: Kind,
+    /// Whether it may use more than one thread.
+    threaded: bool,
+    gbs: Vec<f64>,
+    /// Relative error against the exact sum at each size.
+    errors: Vec<f64>,
+}
+
+/// One table: one element type, one reduction.
+struct Table {
+    title: String,
+    sizes: Vec<usize>,
+    bytes_per_element: usize,
+    rows: Vec<Row>,
+    agree: bool,
+    peers_within_bound: bool,
 }
 
 fn call<T: Element>(exec: Exec, op: &str, x: &[T]) -> f64 {
@@ -193,111 +238,411 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) -> f64 {
     }
 }
 
-/// Runs one table (one type, one op); returns whether all paths agreed.
-fn table<T: Float>(args: &Args, op: &str) -> bool {
-    let max = *args.sizes.iter().max().unwrap();
-    let (buffer, units) = data::<T>(max);
-    let mut names: Vec<String> = vec!["naive iter().sum()".into()];
-    names.extend(Tier::available().iter().map(|t| format!("tier {t}")));
-    names.extend([
-        "dispatched".into(),
-        "parallel".into(),
-        format!("parallel, from a worker ({} threads)", args.threads),
-    ]);
-    let mut rows: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    let mut agree = true;
-    for (done, &n) in args.sizes.iter().enumerate() {
-        eprint!(
-            "\r  {op} {}: size {}/{} ({n} elements)   ",
+/// The exact Σ|x| or Σx² of the first `n` values, which are multiples of
+/// 2^-23 (`common::tensors`), computed in integers.
+fn exact(op: &str, data: &[f32]) -> f64 {
+    let units = data
+        .iter()
+        .map(|&v| (f64::from(v) * f64::from(1 << 23)) as i128);
+    if op == "sum_abs" {
+        units.map(i128::abs).sum::<i128>() as f64 / 2f64.powi(23)
+    } else {
+        units.map(|k| k * k).sum::<i128>() as f64 / 2f64.powi(46)
+    }
+}
+
+fn progress(msg: &str) {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{msg:<70}\r");
+    }
+}
+
+fn table<T: Float>(args: &Args, op: &str) -> Table {
+    let max = *args.sizes.last().unwrap();
+    eprintln!("measuring {op} over {} ...", T::NAME);
+    let source: Vec<f32> = common::tensors(&[max], 7).remove(0);
+    let data: Vec<T> = source.iter().map(|&v| T::from_f32(v)).collect();
+    let words: Vec<u64> = vec![0x5555_5555_5555_5555; max * size_of::<T>() / 8];
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row = |name: &str, kind, threaded| {
+        rows.push(Row {
+            name: name.into(),
+            kind,
+            threaded,
+            gbs: vec![],
+            errors: vec![],
+        });
+        rows.len() - 1
+    };
+    let probe_1 = row("read probe, one thread", Kind::Probe, false);
+    let probe_n = row("read probe, pool", Kind::Probe, true);
+    let peers: Vec<_> = T::peers()
+        .into_iter()
+        .filter_map(|p| {
+            let f = if op == "sum_abs" { p.sum_abs } else { p.sum_sq }?;
+            let threaded = p.name.contains("threaded");
+            Some((row(p.name, Kind::Peer, threaded), f, threaded))
+        })
+        .collect();
+    let tiers: Vec<_> = Tier::available()
+        .into_iter()
+        .filter(|&t| args.full || t != Tier::Scalar)
+        .map(|t| (row(&format!("regnorm tier {t}"), Kind::Regnorm, false), t))
+        .collect();
+    let dispatched = row("regnorm dispatched", Kind::Regnorm, false);
+    let parallel = row("regnorm parallel", Kind::Regnorm, true);
+    let worker = row("regnorm parallel, from a worker", Kind::Regnorm, true);
+
+    let (mut agree, mut within) = (true, true);
+    for (i, &n) in args.sizes.iter().enumerate() {
+        progress(&format!(
+            "  {op} {}: size {}/{} ({n} elements)",
             T::NAME,
-            done + 1,
+            i + 1,
             args.sizes.len()
-        );
-        let x = &buffer[..n];
+        ));
+        let (x, w) = (&data[..n], &words[..n * size_of::<T>() / 8]);
         let bytes = size_of_val(x);
+        let exact = exact(op, &source[..n]);
         let reference = call(Exec::sequential().with_tier(Tier::Scalar).unwrap(), op, x);
-        let mut check = |name: &str, got: f64| {
-            if got.to_bits() != reference.to_bits() {
-                eprintln!(
-                    "\nMISMATCH: {name} gave {got:e}, scalar reference {reference:e} ({n} elements)"
-                );
-                agree = false;
+        let bound = n as f64 * T::UNIT_ROUNDOFF / (1.0 - (n as f64 * T::UNIT_ROUNDOFF).min(0.5));
+        let s = args.samples;
+        let mut record = |r: usize, gbs: f64, result: f64| {
+            let err = (result - exact).abs() / exact;
+            rows[r].gbs.push(gbs);
+            rows[r].errors.push(err);
+            match rows[r].kind {
+                Kind::Regnorm if result.to_bits() != reference.to_bits() => {
+                    eprintln!(
+                        "\nMISMATCH: {} gave {result:e}, the scalar reference {reference:e}",
+                        rows[r].name
+                    );
+                    agree = false;
+                }
+                Kind::Peer if err > bound => {
+                    eprintln!(
+                        "\n{} is off by {err:.1e} at {n} elements, beyond n·u = {bound:.1e}",
+                        rows[r].name
+                    );
+                    within = false;
+                }
+                _ => {}
             }
         };
-        let mut col = Vec::new();
-        col.push(measure(bytes, args.samples, || {
-            black_box(T::naive(op, black_box(x)));
-        }));
-        for tier in Tier::available() {
-            let exec = Exec::sequential().with_tier(tier).unwrap();
-            check(tier.name(), call(exec, op, x));
-            col.push(measure(bytes, args.samples, || {
-                black_box(call(exec, op, black_box(x)));
-            }));
-        }
-        check("dispatched", call(Exec::sequential(), op, x));
-        col.push(measure(bytes, args.samples, || {
-            black_box(call(Exec::sequential(), op, black_box(x)));
-        }));
-        check("parallel", call(Exec::new(), op, x));
-        col.push(measure(bytes, args.samples, || {
-            black_box(call(Exec::new(), op, black_box(x)));
-        }));
-        check(
-            "parallel from a worker",
-            on_worker(|| call(Exec::new(), op, x)),
+        record(
+            probe_1,
+            measure(bytes, s, || _ = black_box(read_probe(black_box(w)))),
+            exact,
         );
-        col.push(on_worker(|| {
-            measure(bytes, args.samples, || {
-                black_box(call(Exec::new(), op, black_box(x)));
+        record(
+            probe_n,
+            on_worker(|| {
+                measure(bytes, s, || {
+                    _ = black_box(read_probe_parallel(black_box(w)))
+                })
+            }),
+            exact,
+        );
+        for &(r, f, threaded) in &peers {
+            record(r, measure(bytes, s, || _ = black_box(f(black_box(x)))), f(x));
+            if threaded {
+                // OpenBLAS's idle threads spin for a while before they sleep;
+                // let them, or they would take a core from the next kernel.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        for &(r, tier) in &tiers {
+            let exec = Exec::sequential().with_tier(tier).unwrap();
+            record(
+                r,
+                measure(bytes, s, || _ = black_box(call(exec, op, black_box(x)))),
+                call(exec, op, x),
+            );
+        }
+        let exec = Exec::sequential();
+        record(
+            dispatched,
+            measure(bytes, s, || _ = black_box(call(exec, op, black_box(x)))),
+            call(exec, op, x),
+        );
+        let exec = Exec::new();
+        record(
+            parallel,
+            measure(bytes, s, || _ = black_box(call(exec, op, black_box(x)))),
+            call(exec, op, x),
+        );
+        let gbs = on_worker(|| measure(bytes, s, || _ = black_box(call(exec, op, black_box(x)))));
+        record(worker, gbs, on_worker(|| call(exec, op, x)));
+    }
+    progress("");
+    Table {
+        title: format!("{op} over {}", T::NAME),
+        sizes: args.sizes.clone(),
+        bytes_per_element: size_of::<T>(),
+        rows,
+        agree,
+        peers_within_bound: within,
+    }
+}
+
+/// Where the data of `bytes` lives between repeated calls on this machine.
+fn residence(bytes: usize) -> &'static str {
+    let cache = |level: &str| -> usize {
+        let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok();
+        dir.into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                let lvl = std::fs::read_to_string(p.join("level")).ok()?;
+                let ty = std::fs::read_to_string(p.join("type")).ok()?;
+                let size = std::fs::read_to_string(p.join("size")).ok()?;
+                let size = size.trim().trim_end_matches('K').parse::<usize>().ok()? * 1024;
+                (lvl.trim() == level && ty.trim() != "Instruction").then_some(size)
             })
-        }));
-        for (row, v) in rows.iter_mut().zip(col) {
-            row.push(v);
+            .next()
+            .unwrap_or(0)
+    };
+    if bytes <= cache("1") {
+        "L1, hot"
+    } else if bytes <= cache("2") {
+        "L2, hot"
+    } else if bytes <= cache("3") {
+        "L3, hot"
+    } else {
+        "DRAM, cold"
+    }
+}
+
+fn print_table(t: &Table) {
+    println!("\n### {}: GB/s of input read (median)\n", t.title);
+    let mut header = "| kernel |".to_string();
+    let mut rule = "|---|".to_string();
+    for &n in &t.sizes {
+        let bytes = n * t.bytes_per_element;
+        let _ = write!(header, " {n} ({}, {}) |", human(bytes), residence(bytes));
+        rule.push_str("---:|");
+    }
+    header.push_str(&format!(" rel. error at {} |", t.sizes.last().unwrap()));
+    rule.push_str("---:|");
+    println!("{header}\n{rule}");
+    for r in &t.rows {
+        let mut line = format!("| {} |", r.name);
+        for g in &r.gbs {
+            let _ = write!(line, " {g:.1} |");
         }
-    }
-    if std::io::stderr().is_terminal() {
-        eprint!("\r{:60}\r", "");
-    }
-    println!(
-        "\n{op} over {}: GB/s of input read (median of {} samples)",
-        T::NAME,
-        args.samples
-    );
-    print!("  {:<36}", "elements");
-    for n in &args.sizes {
-        print!("{n:>12}");
-    }
-    println!();
-    for (name, row) in names.iter().zip(&rows) {
-        print!("  {name:<36}");
-        for v in row {
-            print!("{v:>12.1}");
+        match r.kind {
+            Kind::Probe => line.push_str(" |"),
+            _ => {
+                let _ = write!(line, " {:.1e} |", r.errors.last().unwrap());
+            }
         }
-        println!();
+        println!("{line}");
     }
-    let exact = exact(op, &units);
-    let err = |v: f64| (v - exact).abs() / exact;
-    println!(
-        "  relative error vs the exact sum at {max} elements: regnorm {:.1e}, naive {:.1e}",
-        err(call(Exec::new(), op, &buffer)),
-        err(T::naive(op, &buffer)),
+    // The summary: regnorm against the machine and the best peer.
+    let find = |name: &str| t.rows.iter().find(|r| r.name == name).unwrap();
+    let (p1, pn) = (find("read probe, one thread"), find("read probe, pool"));
+    let (d, w) = (
+        find("regnorm dispatched"),
+        find("regnorm parallel, from a worker"),
     );
+    let par = find("regnorm parallel");
+    let sizes: Vec<String> = t.sizes.iter().map(|n| n.to_string()).collect();
     println!(
-        "  bit for bit: {}",
-        if agree {
-            "every tier, dispatched and parallel result equals the scalar reference"
+        "\n| against the machine and the peers | {} |",
+        sizes.join(" | ")
+    );
+    println!("|---|{}", "---:|".repeat(t.sizes.len()));
+    let line = |label: &str, f: &dyn Fn(usize) -> String| {
+        println!(
+            "| {label} | {} |",
+            (0..t.sizes.len()).map(f).collect::<Vec<_>>().join(" | ")
+        );
+    };
+    let best_peer = |i: usize, threaded: bool| {
+        t.rows
+            .iter()
+            .filter(|r| r.kind == Kind::Peer && (threaded || !r.threaded))
+            .max_by(|a, b| a.gbs[i].total_cmp(&b.gbs[i]))
+    };
+    line("dispatched, % of one-thread read probe", &|i| {
+        format!("{:.0}%", 100.0 * d.gbs[i] / p1.gbs[i])
+    });
+    line("parallel from a worker, % of pool read probe", &|i| {
+        format!("{:.0}%", 100.0 * w.gbs[i] / pn.gbs[i])
+    });
+    line("best one-thread peer", &|i| {
+        best_peer(i, false).map_or("-".into(), |r| format!("{} {:.1}", r.name, r.gbs[i]))
+    });
+    line("dispatched ÷ best one-thread peer", &|i| {
+        best_peer(i, false).map_or("-".into(), |r| format!("{:.2}×", d.gbs[i] / r.gbs[i]))
+    });
+    line("best peer, any threads", &|i| {
+        best_peer(i, true).map_or("-".into(), |r| format!("{} {:.1}", r.name, r.gbs[i]))
+    });
+    line("parallel ÷ best peer", &|i| {
+        best_peer(i, true).map_or("-".into(), |r| format!("{:.2}×", par.gbs[i] / r.gbs[i]))
+    });
+    line("parallel from a worker ÷ best peer", &|i| {
+        best_peer(i, true).map_or("-".into(), |r| format!("{:.2}×", w.gbs[i] / r.gbs[i]))
+    });
+    println!(
+        "\nbit for bit: {}",
+        if t.agree {
+            "every regnorm tier, dispatched and parallel result equals the scalar reference"
         } else {
             "MISMATCH (see above)"
         }
     );
-    agree
+    println!(
+        "peers' accuracy: {}",
+        if t.peers_within_bound {
+            "every peer within the n·u worst-case bound of its precision"
+        } else {
+            "a peer is beyond its bound (see above)"
+        }
+    );
 }
 
-/// Runs `f` on a worker thread of the global rayon pool (the one the
-/// "parallel" rows use too, so that no second pool competes for the cores).
-fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::join(f, || ()).0
+fn human(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+/// An SVG chart: one panel per table, GB/s against bytes (log axis), one
+/// line per kernel.
+fn chart(tables: &[Table]) -> String {
+    let (pw, ph, margin, legend) = (420.0, 300.0, 55.0, 250.0);
+    let cols = tables.len().min(2);
+    let panel_rows = tables.len().div_ceil(2);
+    let width = cols as f64 * (pw + margin) + legend + margin;
+    let height = panel_rows as f64 * (ph + 2.0 * margin) + margin;
+    let palette = [
+        "#999999", "#555555", "#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#8c564b", "#f0e442",
+        "#0072b2", "#d55e00", "#17becf", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    ];
+    let mut names: Vec<&str> = Vec::new();
+    for t in tables {
+        for r in &t.rows {
+            if !names.contains(&r.name.as_str()) {
+                names.push(&r.name);
+            }
+        }
+    }
+    let color =
+        |name: &str| palette[names.iter().position(|n| *n == name).unwrap_or(0) % palette.len()];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for (k, t) in tables.iter().enumerate() {
+        let (x0, y0) = (
+            margin + (k % 2) as f64 * (pw + margin),
+            margin + (k / 2) as f64 * (ph + 2.0 * margin),
+        );
+        let bytes: Vec<f64> = t
+            .sizes
+            .iter()
+            .map(|&n| (n * t.bytes_per_element) as f64)
+            .collect();
+        let (lo, hi) = (
+            bytes[0].log2(),
+            bytes[bytes.len() - 1].log2().max(bytes[0].log2() + 1.0),
+        );
+        let ymax = t
+            .rows
+            .iter()
+            .flat_map(|r| r.gbs.iter().copied())
+            .fold(1.0, f64::max)
+            * 1.05;
+        let px = |b: f64| x0 + (b.log2() - lo) / (hi - lo) * pw;
+        let py = |g: f64| y0 + ph - g / ymax * ph;
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"13\" font-weight=\"bold\">{}</text>",
+            x0,
+            y0 - 12.0,
+            t.title
+        );
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x0}\" y=\"{y0}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#333\"/>"
+        );
+        let step = [10.0, 20.0, 25.0, 50.0, 100.0, 200.0]
+            .into_iter()
+            .find(|s| ymax / s <= 8.0)
+            .unwrap_or(500.0);
+        let mut g = 0.0;
+        while g <= ymax {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{x0}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{g}</text>",
+                x0 + pw,
+                x0 - 4.0,
+                py(g) + 4.0,
+                y = py(g)
+            );
+            g += step;
+        }
+        for (&b, &n) in bytes.iter().zip(&t.sizes) {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{x}\" x2=\"{x}\" y1=\"{y0}\" y2=\"{}\" stroke=\"#eee\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\" fill=\"#666\">{n}</text>",
+                y0 + ph,
+                y0 + ph + 14.0,
+                human(b as usize),
+                y0 + ph + 27.0,
+                x = px(b)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">bytes / elements (log scale)</text>",
+            x0 + pw / 2.0,
+            y0 + ph + 42.0
+        );
+        let _ = writeln!(
+            svg,
+            "<text transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">GB/s</text>",
+            x0 - 38.0,
+            y0 + ph / 2.0
+        );
+        for r in &t.rows {
+            let points: Vec<String> = bytes
+                .iter()
+                .zip(&r.gbs)
+                .map(|(&b, &g)| format!("{:.1},{:.1}", px(b), py(g)))
+                .collect();
+            let dash = match r.kind {
+                Kind::Probe => " stroke-dasharray=\"4 3\"",
+                _ => "",
+            };
+            let width = if r.kind == Kind::Regnorm { 2.2 } else { 1.4 };
+            let _ = writeln!(
+                svg,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\"{dash}/>",
+                points.join(" "),
+                color(&r.name)
+            );
+        }
+    }
+    let lx = margin + cols as f64 * (pw + margin);
+    for (i, name) in names.iter().enumerate() {
+        let y = margin + 16.0 * i as f64;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{lx}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"{}\" stroke-width=\"2.5\"/><text x=\"{}\" y=\"{}\">{name}</text>",
+            lx + 22.0,
+            color(name),
+            lx + 28.0,
+            y + 4.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
 }
 
 fn main() -> ExitCode {
@@ -319,26 +664,43 @@ fn main() -> ExitCode {
         eprintln!("error: cannot size the rayon pool: {e}");
         return ExitCode::FAILURE;
     }
+    let started = Instant::now();
     println!(
-        "regnorm compare: {} logical CPUs, tiers available: {} (dispatch uses {})",
+        "regnorm compare: {} logical CPUs, rayon pool of {} threads, tiers available: {} (dispatch uses {}){}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.threads,
         Tier::available()
             .iter()
             .map(|t| t.name())
             .collect::<Vec<_>>()
             .join(", "),
-        Tier::best()
+        Tier::best(),
+        if cfg!(feature = "openblas") {
+            ", OpenBLAS linked"
+        } else {
+            ""
+        }
     );
-    let mut agree = true;
+    let mut tables = Vec::new();
     for ty in &args.types {
         for op in &args.ops {
-            agree &= match ty.as_str() {
+            let t = match ty.as_str() {
                 "f32" => table::<f32>(&args, op),
                 _ => table::<f64>(&args, op),
             };
+            print_table(&t);
+            tables.push(t);
         }
     }
-    if agree {
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&args.out, chart(&tables)) {
+        Ok(()) => println!("\nchart: {}", args.out.display()),
+        Err(e) => eprintln!("\ncould not write the chart to {}: {e}", args.out.display()),
+    }
+    eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
+    if tables.iter().all(|t| t.agree) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

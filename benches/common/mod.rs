@@ -1,5 +1,8 @@
-//! Parameter shapes of real models, shared by the benches and the example.
+//! Shared by the benches and the `compare` example: the peers regnorm is
+//! measured against, and the parameter shapes of real models.
 #![allow(dead_code)]
+
+pub mod peers;
 
 /// torchvision's ResNet-18: 62 tensors, 11,689,512 values, 41 tensors of at
 /// most 1,024 values (the batch-norm weights and biases, and fc.bias).
