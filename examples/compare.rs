@@ -345,7 +345,11 @@ fn table<T: Float>(args: &Args, op: &str) -> Table {
             exact,
         );
         for &(r, f, threaded) in &peers {
-            record(r, measure(bytes, s, || _ = black_box(f(black_box(x)))), f(x));
+            record(
+                r,
+                measure(bytes, s, || _ = black_box(f(black_box(x)))),
+                f(x),
+            );
             if threaded {
                 // OpenBLAS's idle threads spin for a while before they sleep;
                 // let them, or they would take a core from the next kernel.

@@ -7,6 +7,17 @@
 //! block's missing elements count as zeros; each block's lanes fold in `f64`
 //! with the fixed tree, and block totals are added in `f64`, in order. The
 //! scalar tier computes the same definition with plain loops.
+//!
+//! **Framing.** Slices rarely start on a register boundary (a large `Vec`'s
+//! data sits 16 bytes past one), and a 64-byte load that straddles two cache
+//! lines costs bandwidth. So the body cuts each block into *frame rows* that
+//! start `m` elements before a multiple of `L`, where `m` is the slice's
+//! misalignment in elements: full frame rows are aligned, and the first and
+//! last rows of a block are masked to the block. Frame lane `p` then holds
+//! the elements `≡ p − m (mod L)`, in order, so it accumulates exactly what
+//! canonical lane `(p − m) mod L` does; and the fold tree gives the same bits
+//! for rotated lanes (see [`fold_tree`](super::lanes::fold_tree)). The sums
+//! are unchanged, bit for bit.
 
 use super::Totals;
 use super::lanes::Group;
@@ -34,31 +45,45 @@ where
     R: Rows<Elem = G::Elem>,
 {
     let (len, lanes) = (rows.len(), G::LANES);
+    // The misalignment in elements; less than L since G::ALIGN is at most
+    // the group's size in bytes.
+    let m = (rows.frame() % G::ALIGN) / size_of::<G::Elem>();
+    debug_assert!(m < lanes);
     let mut total = Totals::ZERO;
     let mut block = 0;
     while block < len {
         let end = len.min(block + ROWS * lanes);
-        // SAFETY: for every call below, the CPU has the tier's features (the
-        // caller), and each row [start, start + n) ends at or before `end`,
-        // so inside the pass, with n <= LANES.
+        // SAFETY: every row below covers lanes lo..hi with elements
+        // start + lo .. start + hi inside block..end, so inside the pass;
+        // features: the caller.
         unsafe {
-            let mut acc = (G::zero(), G::zero());
-            let mut start = block;
-            while start + lanes <= end {
-                let v = rows.row::<G>(start, lanes);
-                accumulate::<G, R, ABS, SQ>(&mut acc, &mut total.zeros, v, lanes);
-                start += lanes;
+            let mut sums = (G::zero(), G::zero());
+            let mut start = block as isize - m as isize;
+            let end_i = end as isize;
+            if m > 0 {
+                let hi = ((end_i - start) as usize).min(lanes);
+                step::<G, R, ABS, SQ>(rows, &mut sums, &mut total.zeros, start, m, hi);
+                start += lanes as isize;
             }
-            if start < end {
-                let n = end - start;
-                let v = rows.row::<G>(start, n);
-                accumulate::<G, R, ABS, SQ>(&mut acc, &mut total.zeros, v, n);
+            while start + lanes as isize <= end_i {
+                step::<G, R, ABS, SQ>(rows, &mut sums, &mut total.zeros, start, 0, lanes);
+                start += lanes as isize;
+            }
+            if start < end_i {
+                step::<G, R, ABS, SQ>(
+                    rows,
+                    &mut sums,
+                    &mut total.zeros,
+                    start,
+                    0,
+                    (end_i - start) as usize,
+                );
             }
             if ABS {
-                total.sums.abs += acc.0.fold();
+                total.sums.abs += sums.0.fold();
             }
             if SQ {
-                total.sums.sq += acc.1.fold();
+                total.sums.sq += sums.1.fold();
             }
         }
         block = end;
@@ -66,32 +91,36 @@ where
     total
 }
 
-/// Adds |v| to the abs lanes and v² (a multiply, then an add) to the square
-/// lanes, and counts the zeros among the first `n` lanes if the pass asks.
+/// Runs one frame row (lanes `lo..hi` from element `start`) and adds |v| to
+/// the abs lanes and v² (a multiply, then an add) to the square lanes, and
+/// counts the pass's zeros if it asks.
 ///
 /// # Safety
-/// As for [`run`]; lanes `n..` of `v` are zero.
+/// As for [`Rows::row`].
 #[inline(always)]
-unsafe fn accumulate<G, R, const ABS: bool, const SQ: bool>(
-    acc: &mut (G, G),
+unsafe fn step<G, R, const ABS: bool, const SQ: bool>(
+    rows: &mut R,
+    sums: &mut (G, G),
     zeros: &mut usize,
-    v: G,
-    n: usize,
+    start: isize,
+    lo: usize,
+    hi: usize,
 ) where
     G: Group,
     R: Rows<Elem = G::Elem>,
 {
-    // SAFETY: the caller guarantees the tier's CPU features.
+    // SAFETY: the caller guarantees the row's bounds and the CPU features.
     unsafe {
+        let v = rows.row::<G>(start, lo, hi);
         if ABS {
-            acc.0 = acc.0.add(v.abs());
+            sums.0 = sums.0.add(v.abs());
         }
         if SQ {
-            acc.1 = acc.1.add(v.square());
+            sums.1 = sums.1.add(v.square());
         }
         if R::COUNTS_ZEROS {
-            // The zero padding of lanes n.. is not the pass's.
-            *zeros += v.count_zeros() as usize - (G::LANES - n);
+            // The zeros in the lanes outside lo..hi are not the pass's.
+            *zeros += v.count_zeros() as usize - (G::LANES - (hi - lo));
         }
     }
 }

@@ -98,20 +98,25 @@ impl Float for f64 {
 pub trait Vector: Copy {
     type Elem: Element;
     const WIDTH: usize;
+    /// The alignment in bytes that makes full loads and stores fastest (the
+    /// register size for the x86 tiers; the element size where alignment
+    /// does not matter).
+    const ALIGN: usize;
     /// All lanes `+0.0`.
     unsafe fn zero() -> Self;
     /// All lanes `v`.
     unsafe fn splat(v: Lane<Self::Elem>) -> Self;
     /// Loads `WIDTH` elements from `ptr` (any alignment).
     unsafe fn load(ptr: *const Self::Elem) -> Self;
-    /// Loads `len < WIDTH` elements from `ptr`, the other lanes `+0.0`;
-    /// reads no memory past `ptr + len`.
-    unsafe fn load_partial(ptr: *const Self::Elem, len: usize) -> Self;
+    /// Loads lanes `lo..hi` (`lo <= hi <= WIDTH`) from `ptr + lo .. ptr + hi`
+    /// and zeros the others, touching no other memory: `ptr` itself may lie
+    /// outside the slice, only the lanes read must be inside it.
+    unsafe fn load_range(ptr: *const Self::Elem, lo: usize, hi: usize) -> Self;
     /// Stores the `WIDTH` lanes to `ptr` (any alignment).
     unsafe fn store(self, ptr: *mut Self::Elem);
-    /// Stores the first `len < WIDTH` lanes to `ptr`; writes no memory past
-    /// `ptr + len`.
-    unsafe fn store_partial(self, ptr: *mut Self::Elem, len: usize);
+    /// Stores lanes `lo..hi` to `ptr + lo .. ptr + hi`, touching no other
+    /// memory.
+    unsafe fn store_range(self, ptr: *mut Self::Elem, lo: usize, hi: usize);
     unsafe fn abs(self) -> Self;
     /// Lane-wise product, rounded once (never fused with a later add).
     unsafe fn mul(self, rhs: Self) -> Self;
@@ -140,14 +145,17 @@ pub trait Group: Copy {
     type Elem: Element;
     /// `L`, the lane count of the canonical order for `Elem`.
     const LANES: usize;
+    /// The alignment in bytes that makes [`Group::load`] fastest.
+    const ALIGN: usize;
     unsafe fn zero() -> Self;
     unsafe fn splat(v: Lane<Self::Elem>) -> Self;
-    /// Loads `row` (at most `LANES` elements) into the first lanes and zeros
-    /// into the others, reading nothing outside `row`.
-    unsafe fn load(row: &[Self::Elem]) -> Self;
-    /// Stores the first `row.len()` (at most `LANES`) lanes to `row`,
-    /// writing nothing outside it.
-    unsafe fn store(self, row: &mut [Self::Elem]);
+    /// Loads lanes `lo..hi` (`lo <= hi <= LANES`) from `ptr + lo .. ptr +
+    /// hi` and zeros the others, touching no other memory (`ptr` itself may
+    /// lie outside the slice).
+    unsafe fn load(ptr: *const Self::Elem, lo: usize, hi: usize) -> Self;
+    /// Stores lanes `lo..hi` to `ptr + lo .. ptr + hi`, touching no other
+    /// memory.
+    unsafe fn store(self, ptr: *mut Self::Elem, lo: usize, hi: usize);
     unsafe fn abs(self) -> Self;
     unsafe fn square(self) -> Self;
     unsafe fn mul(self, rhs: Self) -> Self;
@@ -200,6 +208,7 @@ macro_rules! lanewise {
 impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     type Elem = V::Elem;
     const LANES: usize = N * V::WIDTH;
+    const ALIGN: usize = V::ALIGN;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -214,21 +223,22 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     }
 
     #[inline(always)]
-    unsafe fn load(row: &[Self::Elem]) -> Self {
-        debug_assert!(row.len() <= Self::LANES);
-        let p = row.as_ptr();
+    unsafe fn load(ptr: *const Self::Elem, lo: usize, hi: usize) -> Self {
+        debug_assert!(lo <= hi && hi <= Self::LANES);
         // SAFETY: features: the caller.
         let mut out = unsafe { Self::zero() }.0;
         for (k, v) in out.iter_mut().enumerate() {
-            let start = k * V::WIDTH;
-            let left = row.len().saturating_sub(start);
-            // SAFETY: each branch reads only p[start .. start + min(left,
-            // WIDTH)], which lies inside `row`; features: the caller.
+            let (first, last) = (k * V::WIDTH, (k + 1) * V::WIDTH);
+            let (a, b) = (lo.clamp(first, last) - first, hi.clamp(first, last) - first);
+            let p = ptr.wrapping_add(first);
+            // SAFETY: register k reads lanes a..b of p, which are lanes
+            // first + a .. first + b of the group, inside lo..hi: memory the
+            // caller guarantees readable; features: the caller.
             unsafe {
-                if left >= V::WIDTH {
-                    *v = V::load(p.add(start));
-                } else if left > 0 {
-                    *v = V::load_partial(p.add(start), left);
+                if a == 0 && b == V::WIDTH {
+                    *v = V::load(p);
+                } else if a < b {
+                    *v = V::load_range(p, a, b);
                 }
             }
         }
@@ -236,19 +246,19 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     }
 
     #[inline(always)]
-    unsafe fn store(self, row: &mut [Self::Elem]) {
-        debug_assert!(row.len() <= Self::LANES);
-        let p = row.as_mut_ptr();
+    unsafe fn store(self, ptr: *mut Self::Elem, lo: usize, hi: usize) {
+        debug_assert!(lo <= hi && hi <= Self::LANES);
         for (k, v) in self.0.into_iter().enumerate() {
-            let start = k * V::WIDTH;
-            let left = row.len().saturating_sub(start);
-            // SAFETY: each branch writes only p[start .. start + min(left,
-            // WIDTH)], which lies inside `row`; features: the caller.
+            let (first, last) = (k * V::WIDTH, (k + 1) * V::WIDTH);
+            let (a, b) = (lo.clamp(first, last) - first, hi.clamp(first, last) - first);
+            let p = ptr.wrapping_add(first);
+            // SAFETY: register k writes lanes a..b of p, inside the lanes
+            // lo..hi the caller guarantees writable; features: the caller.
             unsafe {
-                if left >= V::WIDTH {
-                    v.store(p.add(start));
-                } else if left > 0 {
-                    v.store_partial(p.add(start), left);
+                if a == 0 && b == V::WIDTH {
+                    v.store(p);
+                } else if a < b {
+                    v.store_range(p, a, b);
                 }
             }
         }
@@ -316,6 +326,11 @@ pub(crate) fn where_positive<F: Float>(m: F, value: F) -> F {
 /// The fixed lane-folding tree: with `w` = L/2, L/4, ..., 1, lane `i`
 /// becomes lane `i` + lane `i + w` for every `i < w`; the result is lane 0.
 /// `lanes.len()` must be a power of two.
+///
+/// The tree gives the same bits for the lanes rotated by any amount: at
+/// width `w` it adds the lanes that are `w` apart modulo `2w`, which are the
+/// same two values in either order, and addition commutes. The kernel body
+/// relies on this to fold its framed rows without rotating them back.
 #[inline(always)]
 pub(crate) fn fold_tree(lanes: &mut [f64]) -> f64 {
     debug_assert!(lanes.len().is_power_of_two());

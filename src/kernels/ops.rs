@@ -26,13 +26,19 @@ pub(crate) trait Rows: Send + Sized {
     /// The pass over elements `..mid` and the pass over `mid..`.
     fn split_at(self, mid: usize) -> (Self, Self);
 
-    /// Processes the `n` elements from `start` (`n` is `G::LANES`, or less
-    /// at the end) and returns the values to reduce, zeros in lanes `n..`.
+    /// The address whose alignment the kernel body frames its rows by: the
+    /// slice the pass writes, or reads if it writes none.
+    fn frame(&self) -> usize;
+
+    /// Processes the elements `start + lo .. start + hi` (lanes `lo..hi` of
+    /// the row that starts at element `start`, which may be negative for
+    /// the first row) and returns the values to reduce, zeros in the other
+    /// lanes.
     ///
     /// # Safety
-    /// `start + n <= self.len()`, `n <= G::LANES`, and the CPU supports the
-    /// tier of `G`.
-    unsafe fn row<G: Group<Elem = Self::Elem>>(&mut self, start: usize, n: usize) -> G;
+    /// `0 <= start + lo`, `lo <= hi <= G::LANES`, `start + hi <= self.len()`,
+    /// and the CPU supports the tier of `G`.
+    unsafe fn row<G: Group<Elem = Self::Elem>>(&mut self, start: isize, lo: usize, hi: usize) -> G;
 
     /// Processes element `i` and returns the value to reduce.
     fn element(&mut self, i: usize) -> Lane<Self::Elem>;
@@ -54,10 +60,14 @@ impl<T: Element> Rows for Read<'_, T> {
         let (a, b) = self.0.split_at(mid);
         (Read(a), Read(b))
     }
+    fn frame(&self) -> usize {
+        self.0.as_ptr().addr()
+    }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
-        // SAFETY: start + n <= len (caller); features: the caller.
-        unsafe { G::load(self.0.get_unchecked(start..start + n)) }
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+        // SAFETY: lanes lo..hi of the row are inside the slice (caller);
+        // features: the caller.
+        unsafe { G::load(self.0.as_ptr().wrapping_offset(start), lo, hi) }
     }
     #[inline(always)]
     fn element(&mut self, i: usize) -> Lane<T> {
@@ -94,20 +104,26 @@ impl<T: Element> Rows for AddGradient<'_, T> {
             AddGradient { w: w1, g: g1, a, b },
         )
     }
+    fn frame(&self) -> usize {
+        self.g.as_ptr().addr()
+    }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
-        // SAFETY: start + n <= len = g.len() (caller, and the constructor
-        // checks equal lengths); features: the caller.
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+        let (w, g) = (
+            self.w.as_ptr().wrapping_offset(start),
+            self.g.as_mut_ptr().wrapping_offset(start),
+        );
+        // SAFETY: lanes lo..hi of the row are inside both slices (caller, and
+        // the constructor checks equal lengths); features: the caller.
         unsafe {
-            let g_row = self.g.get_unchecked_mut(start..start + n);
-            let w = G::load(self.w.get_unchecked(start..start + n));
+            let w = G::load(w, lo, hi);
             let step = match (self.a, self.b) {
                 (Some(a), None) => G::splat(a).mul(w.sign()),
                 (None, Some(b)) => G::splat(b).mul(w),
                 (Some(a), Some(b)) => G::splat(a).mul(w.sign()).add(G::splat(b).mul(w)),
                 (None, None) => return w,
             };
-            G::load(g_row).add(step).store(g_row);
+            G::load(g, lo, hi).add(step).store(g, lo, hi);
             w
         }
     }
@@ -151,12 +167,16 @@ impl<T: Element> Rows for Prox<'_, T> {
         let (w0, w1) = self.w.split_at_mut(mid);
         (Prox { w: w0, t, c }, Prox { w: w1, t, c })
     }
+    fn frame(&self) -> usize {
+        self.w.as_ptr().addr()
+    }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
-        // SAFETY: start + n <= len (caller); features: the caller.
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+        let w = self.w.as_mut_ptr().wrapping_offset(start);
+        // SAFETY: lanes lo..hi of the row are inside the slice (caller);
+        // features: the caller.
         unsafe {
-            let row = self.w.get_unchecked_mut(start..start + n);
-            let mut v = G::load(row);
+            let mut v = G::load(w, lo, hi);
             if let Some(t) = self.t {
                 let m = v.abs().sub(G::splat(t));
                 v = m.where_positive(m.copysign(v));
@@ -164,7 +184,7 @@ impl<T: Element> Rows for Prox<'_, T> {
             if let Some(c) = self.c {
                 v = v.mul(G::splat(c));
             }
-            v.store(row);
+            v.store(w, lo, hi);
             v
         }
     }
@@ -202,13 +222,17 @@ impl<T: Element> Rows for Scale<'_, T> {
         let (x0, x1) = self.x.split_at_mut(mid);
         (Scale { x: x0, c: self.c }, Scale { x: x1, c: self.c })
     }
+    fn frame(&self) -> usize {
+        self.x.as_ptr().addr()
+    }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: usize, n: usize) -> G {
-        // SAFETY: start + n <= len (caller); features: the caller.
+    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+        let x = self.x.as_mut_ptr().wrapping_offset(start);
+        // SAFETY: lanes lo..hi of the row are inside the slice (caller);
+        // features: the caller.
         unsafe {
-            let row = self.x.get_unchecked_mut(start..start + n);
-            let v = G::load(row).mul(G::splat(self.c));
-            v.store(row);
+            let v = G::load(x, lo, hi).mul(G::splat(self.c));
+            v.store(x, lo, hi);
             v
         }
     }

@@ -18,6 +18,8 @@ macro_rules! wide_vector {
         impl Vector for $vec {
             type Elem = $elem;
             const WIDTH: usize = $width;
+            // Unaligned loads cost nothing extra here: rows need no framing.
+            const ALIGN: usize = size_of::<$elem>();
 
             #[inline(always)]
             unsafe fn zero() -> Self {
@@ -37,11 +39,17 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
-            unsafe fn load_partial(ptr: *const $elem, len: usize) -> Self {
+            unsafe fn load_range(ptr: *const $elem, lo: usize, hi: usize) -> Self {
                 let mut lanes = [0.0; $width];
-                // SAFETY: the caller guarantees `ptr` is valid for `len` reads,
-                // and len < WIDTH fits in `lanes`.
-                unsafe { core::ptr::copy_nonoverlapping(ptr, lanes.as_mut_ptr(), len) };
+                // SAFETY: the caller guarantees ptr + lo .. ptr + hi readable,
+                // and lo <= hi <= WIDTH fit in `lanes`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        ptr.wrapping_add(lo),
+                        lanes.as_mut_ptr().add(lo),
+                        hi - lo,
+                    )
+                };
                 <$vec>::new(lanes)
             }
 
@@ -56,11 +64,17 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
-            unsafe fn store_partial(self, ptr: *mut $elem, len: usize) {
+            unsafe fn store_range(self, ptr: *mut $elem, lo: usize, hi: usize) {
                 let lanes = self.to_array();
-                // SAFETY: the caller guarantees `ptr` is valid for `len` writes,
-                // and len < WIDTH lanes exist to copy.
-                unsafe { core::ptr::copy_nonoverlapping(lanes.as_ptr(), ptr, len) };
+                // SAFETY: the caller guarantees ptr + lo .. ptr + hi writable,
+                // and lo <= hi <= WIDTH lanes exist to copy.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        lanes.as_ptr().add(lo),
+                        ptr.wrapping_add(lo),
+                        hi - lo,
+                    )
+                };
             }
 
             #[inline(always)]

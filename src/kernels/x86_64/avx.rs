@@ -10,34 +10,55 @@ use core::arch::x86_64::*;
 use crate::kernels::lanes::Vector;
 
 /// Eight all-ones lanes, then eight zero lanes: the eight 32-bit lanes
-/// starting at `8 - len` are a mask selecting the first `len` lanes.
+/// starting at `8 - n` are a mask of the first `n` lanes.
 static MASK_32: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
 /// As [`MASK_32`], for four 64-bit lanes.
 static MASK_64: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
 
-/// The `maskload`/`maskstore` mask selecting the first `len < 8` f32 lanes.
+/// All-ones in the first `n <= 8` f32 lanes, zero in the others.
 ///
 /// # Safety
-/// AVX; `len < 8`, so the window lies inside [`MASK_32`].
+/// AVX (caller).
 #[inline(always)]
-unsafe fn mask_32(len: usize) -> __m256i {
-    // SAFETY: 8 - len is in 1..=8, so the 8 lanes read lie inside MASK_32.
-    unsafe { _mm256_loadu_si256(MASK_32.as_ptr().add(8 - len).cast()) }
+unsafe fn prefix_32(n: usize) -> __m256 {
+    // SAFETY: 8 - n is in 0..=8, so the 8 lanes read lie inside MASK_32.
+    unsafe { _mm256_loadu_ps(MASK_32.as_ptr().add(8 - n).cast()) }
 }
 
-/// The `maskload`/`maskstore` mask selecting the first `len < 4` f64 lanes.
+/// All-ones in the first `n <= 4` f64 lanes, zero in the others.
 ///
 /// # Safety
-/// AVX; `len < 4`, so the window lies inside [`MASK_64`].
+/// AVX (caller).
 #[inline(always)]
-unsafe fn mask_64(len: usize) -> __m256i {
-    // SAFETY: 4 - len is in 1..=4, so the 4 lanes read lie inside MASK_64.
-    unsafe { _mm256_loadu_si256(MASK_64.as_ptr().add(4 - len).cast()) }
+unsafe fn prefix_64(n: usize) -> __m256d {
+    // SAFETY: 4 - n is in 0..=4, so the 4 lanes read lie inside MASK_64.
+    unsafe { _mm256_loadu_pd(MASK_64.as_ptr().add(4 - n).cast()) }
+}
+
+/// The `maskload`/`maskstore` mask of f32 lanes `lo..hi` (`lo <= hi <= 8`).
+///
+/// # Safety
+/// AVX (caller).
+#[inline(always)]
+unsafe fn mask_32(lo: usize, hi: usize) -> __m256i {
+    // SAFETY: AVX (caller).
+    unsafe { _mm256_castps_si256(_mm256_andnot_ps(prefix_32(lo), prefix_32(hi))) }
+}
+
+/// The `maskload`/`maskstore` mask of f64 lanes `lo..hi` (`lo <= hi <= 4`).
+///
+/// # Safety
+/// AVX (caller).
+#[inline(always)]
+unsafe fn mask_64(lo: usize, hi: usize) -> __m256i {
+    // SAFETY: AVX (caller).
+    unsafe { _mm256_castpd_si256(_mm256_andnot_pd(prefix_64(lo), prefix_64(hi))) }
 }
 
 impl Vector for __m256 {
     type Elem = f32;
     const WIDTH: usize = 8;
+    const ALIGN: usize = 32;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -55,10 +76,10 @@ impl Vector for __m256 {
         unsafe { _mm256_loadu_ps(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_partial(ptr: *const f32, len: usize) -> Self {
+    unsafe fn load_range(ptr: *const f32, lo: usize, hi: usize) -> Self {
         // SAFETY: AVX; maskload does not touch (or fault on) masked-off
-        // lanes, and the `len` selected ones are valid to read (caller).
-        unsafe { _mm256_maskload_ps(ptr, mask_32(len)) }
+        // lanes, and lanes lo..hi are readable (caller).
+        unsafe { _mm256_maskload_ps(ptr, mask_32(lo, hi)) }
     }
     #[inline(always)]
     unsafe fn store(self, ptr: *mut f32) {
@@ -66,10 +87,10 @@ impl Vector for __m256 {
         unsafe { _mm256_storeu_ps(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_partial(self, ptr: *mut f32, len: usize) {
-        // SAFETY: AVX; maskstore does not touch masked-off lanes, and the
-        // `len` selected ones are valid to write (caller).
-        unsafe { _mm256_maskstore_ps(ptr, mask_32(len), self) }
+    unsafe fn store_range(self, ptr: *mut f32, lo: usize, hi: usize) {
+        // SAFETY: AVX; maskstore does not touch masked-off lanes, and lanes
+        // lo..hi are writable (caller).
+        unsafe { _mm256_maskstore_ps(ptr, mask_32(lo, hi), self) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
@@ -148,6 +169,7 @@ impl Vector for __m256 {
 impl Vector for __m256d {
     type Elem = f64;
     const WIDTH: usize = 4;
+    const ALIGN: usize = 32;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -165,10 +187,10 @@ impl Vector for __m256d {
         unsafe { _mm256_loadu_pd(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_partial(ptr: *const f64, len: usize) -> Self {
+    unsafe fn load_range(ptr: *const f64, lo: usize, hi: usize) -> Self {
         // SAFETY: AVX; maskload does not touch (or fault on) masked-off
-        // lanes, and the `len` selected ones are valid to read (caller).
-        unsafe { _mm256_maskload_pd(ptr, mask_64(len)) }
+        // lanes, and lanes lo..hi are readable (caller).
+        unsafe { _mm256_maskload_pd(ptr, mask_64(lo, hi)) }
     }
     #[inline(always)]
     unsafe fn store(self, ptr: *mut f64) {
@@ -176,10 +198,10 @@ impl Vector for __m256d {
         unsafe { _mm256_storeu_pd(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_partial(self, ptr: *mut f64, len: usize) {
-        // SAFETY: AVX; maskstore does not touch masked-off lanes, and the
-        // `len` selected ones are valid to write (caller).
-        unsafe { _mm256_maskstore_pd(ptr, mask_64(len), self) }
+    unsafe fn store_range(self, ptr: *mut f64, lo: usize, hi: usize) {
+        // SAFETY: AVX; maskstore does not touch masked-off lanes, and lanes
+        // lo..hi are writable (caller).
+        unsafe { _mm256_maskstore_pd(ptr, mask_64(lo, hi), self) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {

@@ -11,6 +11,12 @@ use core::arch::x86_64::*;
 
 use crate::kernels::lanes::Vector;
 
+/// The bit mask of lanes `lo..hi` (`lo <= hi <= 16`).
+#[inline(always)]
+fn lane_mask(lo: usize, hi: usize) -> u32 {
+    ((1u32 << hi) - 1) & !((1u32 << lo) - 1)
+}
+
 /// Bitwise `a & b` on f32 lanes.
 #[inline(always)]
 unsafe fn and_ps(a: __m512, b: __m512) -> __m512 {
@@ -62,6 +68,7 @@ unsafe fn or_pd(a: __m512d, b: __m512d) -> __m512d {
 impl Vector for __m512 {
     type Elem = f32;
     const WIDTH: usize = 16;
+    const ALIGN: usize = 64;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -79,10 +86,10 @@ impl Vector for __m512 {
         unsafe { _mm512_loadu_ps(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_partial(ptr: *const f32, len: usize) -> Self {
-        let mask = ((1u32 << len) - 1) as __mmask16;
+    unsafe fn load_range(ptr: *const f32, lo: usize, hi: usize) -> Self {
+        let mask = lane_mask(lo, hi) as __mmask16;
         // SAFETY: AVX-512F; a masked load does not touch (or fault on) the
-        // masked-off lanes, and the `len` selected ones are valid to read.
+        // masked-off lanes, and lanes lo..hi are readable (caller).
         unsafe { _mm512_maskz_loadu_ps(mask, ptr) }
     }
     #[inline(always)]
@@ -91,10 +98,10 @@ impl Vector for __m512 {
         unsafe { _mm512_storeu_ps(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_partial(self, ptr: *mut f32, len: usize) {
-        let mask = ((1u32 << len) - 1) as __mmask16;
+    unsafe fn store_range(self, ptr: *mut f32, lo: usize, hi: usize) {
+        let mask = lane_mask(lo, hi) as __mmask16;
         // SAFETY: AVX-512F; a masked store does not touch the masked-off
-        // lanes, and the `len` selected ones are valid to write (caller).
+        // lanes, and lanes lo..hi are writable (caller).
         unsafe { _mm512_mask_storeu_ps(ptr, mask, self) }
     }
     #[inline(always)]
@@ -162,6 +169,7 @@ impl Vector for __m512 {
 impl Vector for __m512d {
     type Elem = f64;
     const WIDTH: usize = 8;
+    const ALIGN: usize = 64;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -179,10 +187,10 @@ impl Vector for __m512d {
         unsafe { _mm512_loadu_pd(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_partial(ptr: *const f64, len: usize) -> Self {
-        let mask = ((1u32 << len) - 1) as __mmask8;
+    unsafe fn load_range(ptr: *const f64, lo: usize, hi: usize) -> Self {
+        let mask = lane_mask(lo, hi) as __mmask8;
         // SAFETY: AVX-512F; a masked load does not touch (or fault on) the
-        // masked-off lanes, and the `len` selected ones are valid to read.
+        // masked-off lanes, and lanes lo..hi are readable (caller).
         unsafe { _mm512_maskz_loadu_pd(mask, ptr) }
     }
     #[inline(always)]
@@ -191,10 +199,10 @@ impl Vector for __m512d {
         unsafe { _mm512_storeu_pd(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_partial(self, ptr: *mut f64, len: usize) {
-        let mask = ((1u32 << len) - 1) as __mmask8;
+    unsafe fn store_range(self, ptr: *mut f64, lo: usize, hi: usize) {
+        let mask = lane_mask(lo, hi) as __mmask8;
         // SAFETY: AVX-512F; a masked store does not touch the masked-off
-        // lanes, and the `len` selected ones are valid to write (caller).
+        // lanes, and lanes lo..hi are writable (caller).
         unsafe { _mm512_mask_storeu_pd(ptr, mask, self) }
     }
     #[inline(always)]
