@@ -525,10 +525,27 @@ fn chart(tables: &[Table]) -> String {
     let panel_rows = tables.len().div_ceil(2);
     let width = cols as f64 * (pw + margin) + legend + margin;
     let height = panel_rows as f64 * (ph + 2.0 * margin) + margin;
-    let palette = [
-        "#999999", "#555555", "#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#8c564b", "#f0e442",
-        "#0072b2", "#d55e00", "#17becf", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    ];
+    // One colour per kernel: regnorm's in strong colours, peers muted,
+    // probes grey and dashed.
+    let color = |name: &str| match name {
+        "read probe, one thread" => "#888888",
+        "read probe, pool" => "#222222",
+        "naive iter().sum()" => "#bbbbbb",
+        "faer" => "#e69f00",
+        "ndarray" => "#56b4e9",
+        "nalgebra" => "#cc79a7",
+        "openblas, 1 thread" => "#8c564b",
+        "openblas, threaded" => "#bcbd22",
+        "openblas nrm2², threaded" => "#17becf",
+        "regnorm tier scalar" => "#c6dbef",
+        "regnorm tier portable" => "#9ecae1",
+        "regnorm tier avx" => "#4292c6",
+        "regnorm tier avx512" => "#08519c",
+        "regnorm dispatched" => "#d62728",
+        "regnorm parallel" => "#2ca02c",
+        "regnorm parallel, from a worker" => "#9467bd",
+        _ => "#000000",
+    };
     let mut names: Vec<&str> = Vec::new();
     for t in tables {
         for r in &t.rows {
@@ -537,8 +554,6 @@ fn chart(tables: &[Table]) -> String {
             }
         }
     }
-    let color =
-        |name: &str| palette[names.iter().position(|n| *n == name).unwrap_or(0) % palette.len()];
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );

@@ -8,10 +8,24 @@ import json
 import pathlib
 import sys
 
+def l3_bytes():
+    """The last-level cache size, to label sizes hot (fit) or cold (DRAM)."""
+    try:
+        for idx in sorted(pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+            if (idx / "level").read_text().strip() == "3":
+                return int((idx / "size").read_text().strip().rstrip("K")) * 1024
+    except OSError:
+        pass
+    return None
+
+
+L3 = l3_bytes()
+
+
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
 prefixes = sys.argv[1:] or [""]
 rows = {}
-sizes = set()
+labels = {}
 for est in sorted(root.glob("**/new/estimates.json")):
     if not (est.parent / "benchmark.json").exists():
         continue
@@ -27,8 +41,12 @@ for est in sorted(root.glob("**/new/estimates.json")):
     value = nbytes / median_ns if nbytes else None  # bytes per ns == GB/s
     key = int(size) if size is not None and str(size).isdigit() else "GB/s"
     rows.setdefault(group, {}).setdefault(func, {})[key] = (value, median_ns)
+    if isinstance(key, int) and nbytes:
+        labels[(group, key)] = "hot" if L3 is None or nbytes <= L3 else "cold, DRAM"
 
-ORDER = ["naive", "scalar", "portable", "avx", "avx512", "dispatched", "parallel", "parallel-in-pool"]
+
+ORDER = ["naive iter().sum()", "naive", "faer", "ndarray", "nalgebra", "openblas, 1 thread", "openblas, threaded",
+         "openblas nrm2², threaded", "scalar", "portable", "avx", "avx512", "dispatched", "parallel", "parallel-in-pool"]
 
 
 def rank(name):
@@ -40,7 +58,8 @@ for group, funcs in rows.items():
     if all(isinstance(s, int) for s in gsizes):
         gsizes = sorted(gsizes)
     print(f"\n{group} (GB/s, criterion median)")
-    print("| kernel | " + " | ".join(f"{s:,}" if isinstance(s, int) else s for s in gsizes) + " | median time |" * (gsizes == ["GB/s"]) + " |" * (gsizes != ["GB/s"]))
+    heads = [f"{s:,} ({labels.get((group, s), '')})" if isinstance(s, int) else s for s in gsizes]
+    print("| kernel | " + " | ".join(heads) + " | median time |" * (gsizes == ["GB/s"]) + " |" * (gsizes != ["GB/s"]))
     print("|---|" + "---:|" * (len(gsizes) + (gsizes == ["GB/s"])))
     for func, by_size in sorted(funcs.items(), key=lambda kv: rank(kv[0])):
         cells = []

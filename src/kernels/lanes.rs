@@ -344,3 +344,46 @@ pub(crate) fn fold_tree(lanes: &mut [f64]) -> f64 {
     }
     lanes[0]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fold_tree;
+
+    /// The property the kernel body's framing relies on: folding lanes
+    /// rotated by any amount gives the same bits.
+    #[test]
+    fn fold_tree_is_rotation_invariant() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut order_mattered = 0;
+        for len in [1usize, 2, 4, 8, 16, 32] {
+            for _ in 0..200 {
+                let lanes: Vec<f64> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Wide exponents, so that the order of additions matters.
+                        f64::from((state >> 40) as u32) * 2f64.powi((state % 60) as i32 - 30)
+                    })
+                    .collect();
+                let expected = fold_tree(&mut lanes.clone()).to_bits();
+                for rotation in 0..len {
+                    let mut rotated = lanes.clone();
+                    rotated.rotate_left(rotation);
+                    assert_eq!(
+                        fold_tree(&mut rotated).to_bits(),
+                        expected,
+                        "len {len} rotation {rotation}"
+                    );
+                }
+                // A different order would differ: the data can tell orders apart.
+                let sequential: f64 = lanes.iter().sum();
+                order_mattered += usize::from(sequential.to_bits() != expected);
+            }
+        }
+        assert!(
+            order_mattered > 100,
+            "the test data must be sensitive to the order of additions"
+        );
+    }
+}
