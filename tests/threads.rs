@@ -172,3 +172,59 @@ fn hundred_thousand_tiny_tensors() {
     }
     assert_eq!(bits(Exec::new().model_sums(&model)), bits(by_hand));
 }
+
+/// The cached tier selection under a real first-call race: fresh processes
+/// in which 16 threads, released together by a barrier, make the process's
+/// very first regnorm calls. Every thread must see one tier and one result.
+#[test]
+fn first_calls_race_in_fresh_processes() {
+    if std::env::var_os("REGNORM_RACE_CHILD").is_some() {
+        return;
+    }
+    for _ in 0..10 {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "race_child", "--nocapture", "--test-threads=1"])
+            .env("REGNORM_RACE_CHILD", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("race ok"),
+            "child failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The child side of [`first_calls_race_in_fresh_processes`].
+#[test]
+fn race_child() {
+    if std::env::var_os("REGNORM_RACE_CHILD").is_none() {
+        return;
+    }
+    let x: Vec<f32> = (0..5000).map(|i| i as f32 * 0.25 - 300.0).collect();
+    let barrier = std::sync::Barrier::new(16);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    (regnorm::Tier::best(), bits(regnorm::sums(&x)))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let expected = bits(
+        Exec::sequential()
+            .with_tier(regnorm::Tier::Scalar)
+            .unwrap()
+            .sums(&x),
+    );
+    for (tier, got) in &results {
+        assert_eq!(*tier, results[0].0);
+        assert_eq!(*got, expected);
+    }
+    assert_eq!(results[0].0, *regnorm::Tier::available().last().unwrap());
+    println!("race ok");
+}

@@ -237,3 +237,45 @@ fn tier_availability() {
         }
     }
 }
+
+/// Sums beyond the element type's range, as documented: +Inf exactly when a
+/// lane's running sum (or a square) overflows the lane type or the f64
+/// total overflows; a total above f32::MAX spread over lanes stays finite.
+#[test]
+fn sums_beyond_the_range_follow_the_documented_rule() {
+    // 32 lanes of 3e38 each: every lane finite, the f64 total 9.6e39.
+    let spread = vec![3e38f32; 32];
+    // The same total, but 2 values in one lane: that lane overflows.
+    let mut stacked = vec![0.0f32; 64];
+    stacked[0] = 3e38;
+    stacked[32] = 3e38;
+    // f64: the f64 total itself overflows.
+    let huge = vec![f64::MAX / 2.0; 4 * 16];
+    for (tier, exec) in tier_execs() {
+        assert_eq!(exec.sum_abs(&spread), 32.0 * f64::from(3e38f32), "{tier}");
+        assert_eq!(exec.sum_abs(&stacked), f64::INFINITY, "{tier}");
+        assert_eq!(exec.sum_abs(&huge), f64::INFINITY, "{tier}");
+        assert_eq!(exec.sum_sq(&[1e155f64]), f64::INFINITY, "{tier}");
+        assert_documented(&spread, exec.sums(&spread), tier.name());
+        assert_documented(&stacked, exec.sums(&stacked), tier.name());
+    }
+}
+
+/// All-subnormal inputs: Σ|x| is exact (additions of subnormals are exact),
+/// Σx² underflows to 0, within the documented absolute term.
+#[test]
+fn all_subnormal_inputs() {
+    let x: Vec<f32> = (1..=4000u32)
+        .map(|i| f32::from_bits(i % 0x007f_ffff))
+        .collect();
+    let y: Vec<f64> = (1..=4000u64).map(f64::from_bits).collect();
+    let exact_x: f64 = x.iter().map(|&v| f64::from(v)).sum();
+    let exact_y = fsum(y.iter().copied());
+    for (tier, exec) in tier_execs() {
+        assert_eq!(exec.sum_abs(&x), exact_x, "{tier}");
+        assert_eq!(exec.sum_sq(&x), 0.0, "{tier}");
+        assert_eq!(exec.sum_abs(&y), exact_y, "{tier}");
+        assert_eq!(exec.sum_sq(&y), 0.0, "{tier}");
+        assert_documented(&x, exec.sums(&x), tier.name());
+    }
+}

@@ -40,6 +40,9 @@ pub(crate) trait Rows: Send + Sized {
     /// and the CPU supports the tier of `G`.
     unsafe fn row<G: Group<Elem = Self::Elem>>(&mut self, start: isize, lo: usize, hi: usize) -> G;
 
+    /// Hints that the rows from element `start` on will be read soon.
+    fn prefetch<G: Group<Elem = Self::Elem>>(&self, start: isize);
+
     /// Processes element `i` and returns the value to reduce.
     fn element(&mut self, i: usize) -> Lane<Self::Elem>;
 }
@@ -62,6 +65,10 @@ impl<T: Element> Rows for Read<'_, T> {
     }
     fn frame(&self) -> usize {
         self.0.as_ptr().addr()
+    }
+    #[inline(always)]
+    fn prefetch<G: Group<Elem = T>>(&self, start: isize) {
+        G::prefetch(self.0.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
     unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
@@ -106,6 +113,11 @@ impl<T: Element> Rows for AddGradient<'_, T> {
     }
     fn frame(&self) -> usize {
         self.g.as_ptr().addr()
+    }
+    #[inline(always)]
+    fn prefetch<G: Group<Elem = T>>(&self, start: isize) {
+        G::prefetch(self.w.as_ptr().wrapping_offset(start));
+        G::prefetch(self.g.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
     unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
@@ -171,6 +183,10 @@ impl<T: Element> Rows for Prox<'_, T> {
         self.w.as_ptr().addr()
     }
     #[inline(always)]
+    fn prefetch<G: Group<Elem = T>>(&self, start: isize) {
+        G::prefetch(self.w.as_ptr().wrapping_offset(start));
+    }
+    #[inline(always)]
     unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
         let w = self.w.as_mut_ptr().wrapping_offset(start);
         // SAFETY: lanes lo..hi of the row are inside the slice (caller);
@@ -224,6 +240,10 @@ impl<T: Element> Rows for Scale<'_, T> {
     }
     fn frame(&self) -> usize {
         self.x.as_ptr().addr()
+    }
+    #[inline(always)]
+    fn prefetch<G: Group<Elem = T>>(&self, start: isize) {
+        G::prefetch(self.x.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
     unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
