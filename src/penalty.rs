@@ -60,7 +60,7 @@ pub struct ProxStats {
 /// assert_eq!(total_penalty(&ElasticNet::new(1.0, 0.5)?, &model), 0.5 * 4.0 + 0.25 * 6.0);
 /// # Ok::<(), regnorm::Error>(())
 /// ```
-pub trait Regularizer: sealed::Sealed + Sized {
+pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
     /// How this regularizer runs its calls.
     ///
     /// ```

@@ -8,7 +8,8 @@
 mod common;
 
 use common::*;
-use libfuzzer_sys::{arbitrary::Arbitrary, fuzz_target};
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
 use regnorm::{ElasticNet, Error, Exec, L1, L2, Regularizer, Sums};
 
 #[derive(Arbitrary, Debug)]
@@ -31,26 +32,19 @@ fn formula(kind: u8, lambda: f64, r: f64, s: Sums) -> f64 {
     }
 }
 
-fn check<R: Regularizer>(r: R, kind: u8, lambda: f64, ratio: f64, w: &[f32], model: &[&[f32]]) {
+fn check<R: Regularizer + Copy>(r: R, kind: u8, lambda: f64, ratio: f64, w: &[f32], model: &[&[f32]]) {
     let reference = execs()[0].1;
     let expected = formula(kind, lambda, ratio, reference.sums(w));
     let model_sums = model.iter().fold(Sums::ZERO, |acc, t| acc + reference.sums(t));
     let expected_model = formula(kind, lambda, ratio, model_sums);
     for (tier, exec) in execs() {
-        let r = r_with(&r, exec);
+        let r = r.with_exec(exec);
         assert!(same_f64(r.penalty(w), expected), "{tier} penalty");
         assert!(same_f64(r.penalty_model(model), expected_model), "{tier} model penalty");
     }
-    let r = r_with(&r, Exec::new());
+    let r = r.with_exec(Exec::new());
     assert!(same_f64(r.penalty_model(model), expected_model), "parallel model");
     assert!(same_f64(pool().install(|| r.penalty_model(model)), expected_model), "model from a worker");
-}
-
-fn r_with<R: Regularizer>(r: &R, exec: Exec) -> R
-where
-    R: Copy,
-{
-    r.with_exec(exec)
 }
 
 fuzz_target!(|input: Input| {

@@ -8,7 +8,8 @@
 mod common;
 
 use common::*;
-use libfuzzer_sys::{arbitrary::Arbitrary, fuzz_target};
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
 use regnorm::{Exec, Sums};
 
 #[derive(Arbitrary, Debug)]

@@ -10,7 +10,8 @@
 mod common;
 
 use common::*;
-use libfuzzer_sys::{arbitrary::Arbitrary, fuzz_target};
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
 use regnorm::{ClipGradNorm, ElasticNet, Error, Exec, Regularizer, WeightDecay};
 
 #[derive(Arbitrary, Debug)]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time (default 60 s each) with
+# AddressSanitizer (cargo-fuzz's default), starting from the committed seeds
+# in fuzz/seeds/ and a working corpus in fuzz/corpus/ (not committed).
+#   scripts/fuzz.sh [seconds-per-target]
+# Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
+# A crash stops the script with a non-zero status; the input that crashed is
+# saved under fuzz/artifacts/<target>/ and becomes a regression test in tests/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+for target in reductions penalties updates; do
+    mkdir -p "fuzz/corpus/$target"
+    echo "=== fuzzing $target for ${seconds}s" >&2
+    cargo +nightly fuzz run "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+        -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1 2>&1 \
+        | grep -E '^(#[0-9]+.*DONE|stat::|==[0-9]+==|SUMMARY|Done|thread .* panicked|.*(crash|leak|deadly)-)' || true
+    test "${PIPESTATUS[0]}" -eq 0
+done
