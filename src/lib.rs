@@ -51,12 +51,17 @@
 //! * A NaN anywhere in the input gives NaN (the canonical `f64::NAN`, so
 //!   results stay bitwise identical); NaN wins over infinities.
 //! * Otherwise, ±Inf in the input gives `+Inf`.
-//! * Lanes accumulate in the element type, so an `f32` input whose exact
-//!   `Σ|x|` or `Σx²` exceeds `f32::MAX` (≈ 3.4e38) may return `+Inf`, even
-//!   though `f64` could hold it; in particular `x²` overflows for
-//!   `|x| > 1.8e19`. A lane never exceeds the total, so a finite exact
-//!   total below `f32::MAX / (1 + γ₆₄)` is always returned finite and within
-//!   the bound. The same holds for `f64` at `f64::MAX`.
+//! * Lanes accumulate in the element type. The result is `+Inf` exactly
+//!   when a square, or a lane's running sum, overflows the element type
+//!   (for `f32`: `x²` for `|x| > 1.8e19`, or a lane past `f32::MAX ≈ 3.4e38`),
+//!   or when the `f64` total overflows. A lane never exceeds the total, so an
+//!   exact total below `f32::MAX / (1 + γ₆₄)` is always returned finite and
+//!   within the bound; a larger one may be `+Inf`, or finite (when spread
+//!   over lanes, e.g. 32 values of 3e38 give 9.6e39). The same holds for
+//!   `f64` at `f64::MAX`.
+//! * Squares of subnormals underflow (to `0` for `|x| < 2⁻⁷⁵` in `f32`), each
+//!   adding at most half the smallest subnormal of absolute error; sums of
+//!   absolute values of subnormals are exact.
 //! * `-0.0` counts as `0.0`; an empty slice or model gives `0.0`.
 //!
 //! # Element-wise updates
@@ -69,6 +74,11 @@
 //! Passes that also reduce (the fused penalty and gradient, the proximal
 //! step's penalty after the step) reduce in the canonical order above, so
 //! they equal the separate calls exactly.
+//!
+//! Element-wise coefficients are rounded to the element type once: a step
+//! size and strength whose product overflows it (η·λ > 3.4e38 for `f32`)
+//! give an infinite threshold, which IEEE arithmetic then applies (finite
+//! weights go to zero, infinite ones to NaN).
 //!
 //! # Safety
 //!

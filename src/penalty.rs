@@ -4,8 +4,8 @@
 use crate::element::Element;
 use crate::error::{Error, check_lambda, check_step};
 use crate::exec::Exec;
-use crate::kernels::Sums;
 use crate::kernels::ops::{AddGradient, Prox, coefficient};
+use crate::kernels::{Sums, Totals};
 use crate::reduce::{self, Which};
 use crate::tensors::{check_pair, with_mut_slices, with_pairs};
 
@@ -171,14 +171,7 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         G: IntoIterator,
         G::Item: AsMut<[T]>,
     {
-        with_pairs(params, grads, |pairs| {
-            let exec = self.exec();
-            let passes = pairs
-                .into_iter()
-                .map(|(w, g)| self.gradient_pass(w, g))
-                .collect();
-            reduce::run_model(passes, Which::Neither, exec.tier(), exec.par());
-        })
+        gradient_model(self, params, grads, Which::Neither).map(|_| ())
     }
 
     /// The penalty of `params` and [`add_gradient`](Regularizer::add_gradient)
@@ -238,15 +231,8 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         G: IntoIterator,
         G::Item: AsMut<[T]>,
     {
-        with_pairs(params, grads, |pairs| {
-            let exec = self.exec();
-            let passes = pairs
-                .into_iter()
-                .map(|(w, g)| self.gradient_pass(w, g))
-                .collect();
-            let totals = reduce::run_model(passes, self.which(), exec.tier(), exec.par());
-            self.value_of(reduce::in_order(&totals).sums)
-        })
+        let totals = gradient_model(self, params, grads, self.which())?;
+        Ok(self.value_of(totals.sums))
     }
 
     /// The proximal step of step size `eta`: each weight becomes
@@ -322,6 +308,27 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
             }
         }))
     }
+}
+
+/// The gradient pass over a whole model, reducing the weights as `which`
+/// says; the shapes are checked before anything is written.
+fn gradient_model<R, T, P, G>(r: &R, params: P, grads: G, which: Which) -> Result<Totals, Error>
+where
+    R: Regularizer,
+    T: Element,
+    P: IntoIterator,
+    P::Item: AsRef<[T]>,
+    G: IntoIterator,
+    G::Item: AsMut<[T]>,
+{
+    with_pairs(params, grads, |pairs| {
+        let exec = r.exec();
+        let passes = pairs
+            .into_iter()
+            .map(|(w, g)| r.gradient_pass(w, g))
+            .collect();
+        reduce::in_order(&reduce::run_model(passes, which, exec.tier(), exec.par()))
+    })
 }
 
 pub(crate) mod sealed {
