@@ -23,7 +23,7 @@ L3 = l3_bytes()
 
 
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
-prefixes = sys.argv[1:] or [""]
+prefixes = [a for a in sys.argv[1:] if not a.startswith("--")] or [""]
 rows = {}
 labels = {}
 for est in sorted(root.glob("**/new/estimates.json")):
@@ -53,7 +53,7 @@ def rank(name):
     return (ORDER.index(name), name) if name in ORDER else (len(ORDER), name)
 
 
-for group, funcs in rows.items():
+for group, funcs in (rows.items() if "--headline" not in sys.argv else []):
     gsizes = sorted({s for f in funcs.values() for s in f}, key=str)
     if all(isinstance(s, int) for s in gsizes):
         gsizes = sorted(gsizes)
@@ -70,3 +70,40 @@ for group, funcs in rows.items():
             ns = by_size["GB/s"][1]
             cells.append(f"{ns / 1e6:.2f} ms" if ns >= 1e5 else f"{ns / 1e3:.1f} µs")
         print(f"| {func} | " + " | ".join(cells) + " |")
+
+
+def headline():
+    """A compact summary: regnorm against the best peer, per size and model."""
+    regnorm_rows = {"avx512", "avx", "portable", "scalar", "dispatched", "parallel", "parallel-in-pool"}
+    print("| reduction | size | regnorm one thread | best one-thread peer | regnorm 2 threads (from a worker) | best peer, any threads |")
+    print("|---|---|---:|---|---:|---|")
+    for group in ["sum_abs/f32", "sum_sq/f32", "sum_abs/f64", "sum_sq/f64"]:
+        funcs = rows.get(group, {})
+        if not funcs:
+            continue
+        for size in sorted({s for f in funcs.values() for s in f if isinstance(s, int) and s >= 16384}):
+            def g(name):
+                v = funcs.get(name, {}).get(size)
+                return v[0] if v else None
+            peers = {f: g(f) for f in funcs if f not in regnorm_rows and g(f) is not None}
+            one = {f: v for f, v in peers.items() if "threaded" not in f}
+            b1 = max(one.items(), key=lambda kv: kv[1])
+            ba = max(peers.items(), key=lambda kv: kv[1])
+            d, w = g("dispatched"), g("parallel-in-pool")
+            print(f"| {group} | {size:,} ({labels.get((group, size), '')}) | {d:.1f} ({d / b1[1]:.2f}×) | {b1[0]} {b1[1]:.1f} "
+                  f"| {w:.1f} ({w / ba[1]:.2f}×) | {ba[0]} {ba[1]:.1f} |")
+    print()
+    print("| whole model | regnorm `penalty_model` | best per-tensor peer loop | speed-up |")
+    print("|---|---:|---|---:|")
+    for group in ["model_l1/resnet18", "model_l2/resnet18", "model_l1/gpt2_small", "model_l2/gpt2_small"]:
+        funcs = rows.get(group, {})
+        if not funcs:
+            continue
+        ours = funcs["regnorm penalty_model"]["GB/s"][1]
+        peers = {f: v["GB/s"][1] for f, v in funcs.items() if "per-tensor loop" in f and not f.startswith("regnorm")}
+        best = min(peers.items(), key=lambda kv: kv[1])
+        print(f"| {group.replace('model_', '')} | {ours / 1e6:.2f} ms | {best[0]} {best[1] / 1e6:.2f} ms | {best[1] / ours:.2f}× |")
+
+
+if "--headline" in sys.argv:
+    headline()

@@ -9,11 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for target in reductions penalties updates; do
     mkdir -p "fuzz/corpus/$target"
     echo "=== fuzzing $target for ${seconds}s" >&2
+    status=0
     cargo +nightly fuzz run "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1 2>&1 \
-        | grep -E '^(#[0-9]+.*DONE|stat::|==[0-9]+==|SUMMARY|Done|thread .* panicked|.*(crash|leak|deadly)-)' || true
-    test "${PIPESTATUS[0]}" -eq 0
+        -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1 || status=$?
+    grep -E '^(#[0-9]+.*DONE|stat::|Done )' "$log" || true
+    if [ "$status" -ne 0 ]; then
+        echo "fuzz target $target failed (status $status):" >&2
+        tail -60 "$log" >&2
+        exit "$status"
+    fi
 done
