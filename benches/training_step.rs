@@ -132,8 +132,8 @@ criterion_group! {
     name = training;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(15);
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(25);
     targets = elementwise, models
 }
 criterion_main!(training);

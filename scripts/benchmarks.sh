@@ -50,6 +50,13 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo "- OpenBLAS: $openblas; environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-unset}"
     echo "- memory: $(free -g | awk '/Mem:/ {print $2}') GiB; a shared VM, so DRAM bandwidth varies from run to run"
     echo
+    echo "## Headlines"
+    echo
+    echo "From the criterion suites below: regnorm against the best peer at each size (ratios in"
+    echo "parentheses), whole-model penalties against per-tensor peer loops, and the training-step targets."
+    echo
+    python3 scripts/criterion_table.py --headline
+    echo
     echo "## The comparison: \`cargo run --release ${features[*]} --example compare -- --full\`"
     echo
     echo "GB/s of input read; each figure the median of 15 timed samples. \"read probe\" is the machine's"
@@ -66,4 +73,16 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     python3 scripts/criterion_table.py
 } > BENCHMARKS.md
 rm -f "$compare_out"
-echo "wrote BENCHMARKS.md and docs/compare.svg" >&2
+
+# The README shows the same headlines, between its markers.
+python3 - <<'PY'
+import pathlib, subprocess
+readme = pathlib.Path("README.md")
+text = readme.read_text()
+start, end = "<!-- headline:start -->", "<!-- headline:end -->"
+table = subprocess.run(["python3", "scripts/criterion_table.py", "--headline"], capture_output=True, text=True, check=True).stdout
+head, rest = text.split(start, 1)
+_, tail = rest.split(end, 1)
+readme.write_text(f"{head}{start}\n{table}{end}{tail}")
+PY
+echo "wrote BENCHMARKS.md, docs/compare.svg and the README's headlines" >&2

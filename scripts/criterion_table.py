@@ -104,6 +104,24 @@ def headline():
         best = min(peers.items(), key=lambda kv: kv[1])
         print(f"| {group.replace('model_', '')} | {ours / 1e6:.2f} ms | {best[0]} {best[1] / 1e6:.2f} ms | {best[1] / ours:.2f}× |")
 
+    ew = rows.get("elementwise_64Mi_f32", {})
+    if ew:
+        t = lambda f: ew[f]["GB/s"][1]
+        gbs = lambda f: ew[f]["GB/s"][0]
+        print()
+        print("| training step, 64 Mi f32, 2 threads | result |")
+        print("|---|---:|")
+        print(f"| fused penalty + gradient vs penalty, then gradient | {t('fused_penalty_gradient') / 1e6:.2f} ms vs "
+              f"{t('two_pass_penalty_then_gradient') / 1e6:.2f} ms: {t('two_pass_penalty_then_gradient') / t('fused_penalty_gradient'):.2f}× |")
+        for f in ["prox_step", "weight_decay", "add_gradient"]:
+            print(f"| {f.replace('_', ' ')}, GB/s moved vs a parallel memory copy | {gbs(f):.1f} vs {gbs('memcpy_parallel'):.1f}: "
+                  f"{100 * gbs(f) / gbs('memcpy_parallel'):.0f}% |")
+    for name in ["resnet18", "gpt2_small"]:
+        m = rows.get(f"model_{name}_f32", {})
+        if m:
+            c, f = m["clip_norm_only"]["GB/s"][1], m["sum_sq_flat_buffer"]["GB/s"][1]
+            print(f"| clip_grad_norm over {name} vs one sum_sq over a flat buffer | {c / 1e6:.2f} ms vs {f / 1e6:.2f} ms: {c / f:.2f}× |")
+
 
 if "--headline" in sys.argv:
     headline()
