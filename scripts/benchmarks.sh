@@ -2,7 +2,7 @@
 # Regenerates BENCHMARKS.md (and docs/compare.svg) from a fresh run:
 #   scripts/benchmarks.sh
 # Run it alone on the machine (a second busy process ruins every figure);
-# it takes about 25 minutes. OpenBLAS is included when libopenblas is
+# it takes about 35 minutes. OpenBLAS is included when libopenblas is
 # installed (Debian: apt-get install libopenblas-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,20 @@ mkdir -p docs
 compare_out=$(mktemp)
 echo "running the compare example (--full)..." >&2
 cargo run --release "${features[@]}" --example compare -- --full --out docs/compare.svg >"$compare_out"
+
+echo "running the parallel_threshold example..." >&2
+threshold_out=$(mktemp)
+cargo run --release --example parallel_threshold >"$threshold_out"
+
+# NumPy as a peer, when it is installed (pip install numpy threadpoolctl).
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be set on this machine for the
+# older system OpenBLAS; they would slow NumPy's own newer OpenBLAS, so they
+# are unset for this command alone (the kernel NumPy picks is printed).
+numpy_out=$(mktemp)
+if python3 -c 'import numpy' 2>/dev/null; then
+    echo "running scripts/numpy_peer.py..." >&2
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 scripts/numpy_peer.py >"$numpy_out"
+fi
 
 echo "running the criterion suites (kernels, model, training_step)..." >&2
 rm -rf target/criterion
@@ -67,12 +81,28 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo "![GB/s against size](docs/compare.svg)"
     tail -n +2 "$compare_out" | grep -v '^chart:'
     echo
+    if [ -s "$numpy_out" ]; then
+        echo "## NumPy: \`python3 scripts/numpy_peer.py\`"
+        echo
+        echo "The usual NumPy spellings of the same reductions, same sizes (run with OPENBLAS_CORETYPE and"
+        echo "OPENBLAS_L2_SIZE unset, so NumPy's own OpenBLAS picks its kernel)."
+        echo
+        cat "$numpy_out"
+        echo
+    fi
+    echo "## Parallel thresholds: \`cargo run --release --example parallel_threshold\`"
+    echo
+    echo "Why calls below 4 MiB from outside a rayon pool, and below 256 KiB from a worker, stay on the"
+    echo "calling thread: the same input summed on one thread, or split in two halves with \`rayon::join\`."
+    echo
+    cat "$threshold_out"
+    echo
     echo "## Criterion suites: \`cargo bench ${features[*]}\`"
     echo
     echo "Medians in GB/s (bytes read, or read + written for updates), printed by \`scripts/criterion_table.py\`."
     python3 scripts/criterion_table.py
 } > BENCHMARKS.md
-rm -f "$compare_out"
+rm -f "$compare_out" "$threshold_out" "$numpy_out"
 
 # The README shows the same headlines, between its markers.
 python3 - <<'PY'

@@ -28,7 +28,8 @@ pub(crate) const MIN_PARALLEL_BYTES: usize = 256 << 10;
 /// made from outside any rayon pool: rayon then hands the whole call to a
 /// pool thread and blocks the caller, and the two cross-thread wake-ups cost
 /// tens of microseconds on a small VM, about what one thread needs to read
-/// this much (see BENCHMARKS.md, "parallel threshold").
+/// this much (`cargo run --release --example parallel_threshold`; its table
+/// is in BENCHMARKS.md, "Parallel thresholds").
 pub(crate) const MIN_PARALLEL_BYTES_OUTSIDE_POOL: usize = 4 << 20;
 
 /// Consecutive small tensors are grouped into tasks of at least this many
