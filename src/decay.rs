@@ -9,7 +9,10 @@ use crate::tensors::with_mut_slices;
 
 /// Decoupled weight decay (AdamW): `w ← w·(1 − η·λ)`, applied to the
 /// weights directly rather than through the loss. The factor `1 − η·λ` is
-/// computed in `f64` and rounded to the element type once.
+/// computed in `f64` and rounded to the element type once. As in PyTorch,
+/// `η·λ > 1` is not an error: the factor is then negative (and `-Inf` when
+/// `η·λ` overflows the element type, which turns zero weights into NaN, as
+/// IEEE says `0·Inf` is).
 ///
 /// ```
 /// use regnorm::WeightDecay;

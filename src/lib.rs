@@ -78,7 +78,9 @@
 //! Element-wise coefficients are rounded to the element type once: a step
 //! size and strength whose product overflows it (η·λ > 3.4e38 for `f32`)
 //! give an infinite threshold, which IEEE arithmetic then applies (finite
-//! weights go to zero, infinite ones to NaN).
+//! weights go to zero, infinite ones to NaN). A strength of `0` gives a
+//! coefficient of exactly `0` (threshold) or `1` (scale) for every valid η,
+//! however large: no intermediate product overflows.
 //!
 //! # Safety
 //!

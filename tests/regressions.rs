@@ -1,0 +1,116 @@
+//! Inputs the fuzz targets (`fuzz/`) found failing, kept as tests: each
+//! names the artifact it came from (also kept as a seed in `fuzz/seeds/`).
+
+use regnorm::{ElasticNet, Exec, L1, L2, Regularizer, Tier};
+
+/// Every tier on one thread, and the default (parallel) executor.
+fn execs() -> Vec<Exec> {
+    Tier::available()
+        .into_iter()
+        .map(|t| Exec::sequential().with_tier(t).unwrap())
+        .chain([Exec::new()])
+        .collect()
+}
+
+/// With λ = 0 the proximal step is the identity (a zero stays a zero; the
+/// soft threshold turns `-0.0` into `+0.0`), for every valid η however large.
+fn assert_identity<T>(before: &[T], after: &[T], what: &str)
+where
+    T: Copy + PartialEq + std::fmt::Debug + Into<f64>,
+{
+    for (i, (&b, &a)) in before.iter().zip(after).enumerate() {
+        let (b64, a64): (f64, f64) = (b.into(), a.into());
+        if b64.is_nan() {
+            assert!(a64.is_nan(), "{what}: element {i}: NaN must stay NaN");
+        } else if b64 == 0.0 {
+            assert_eq!(a64, 0.0, "{what}: element {i}: a zero stays a zero");
+        } else {
+            assert_eq!(a, b, "{what}: element {i}: λ = 0 must leave it unchanged");
+        }
+    }
+}
+
+/// fuzz/artifacts/updates/crash-a57c14dd6eedc06aee2e358222a9db861586aad0:
+/// `ElasticNet::new(0.0, 0.5)` and η = 2¹⁰²³ turned finite weights into NaN,
+/// because the scale was computed as `1/(1 + (2·η)·λ₂)` and `2·η`
+/// overflowed to +Inf, and `Inf·0` is NaN. Now `1/(1 + 2·(η·λ₂))`.
+#[test]
+fn prox_step_with_zero_strength_and_huge_step_is_the_identity() {
+    let eta = f64::from_bits(0x7FE0_0000_0000_0000); // 2¹⁰²³, as found
+    let found: Vec<f32> = [
+        0xCBCB_CBCBu32,
+        0xCBCB_CBCB,
+        0xCBCB_CBCB,
+        0xCBCB_CBCB,
+        0xCBCB_CBCB,
+        52171,
+    ]
+    .into_iter()
+    .map(f32::from_bits)
+    .collect();
+    let mut more: Vec<f32> = (0..1000)
+        .map(|i| (i as f32 - 500.0) * 1e-3 * 10f32.powi(i % 70 - 35))
+        .collect();
+    more.extend([
+        f32::MAX,
+        -f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-45,
+        -0.0,
+        0.0,
+        f32::NAN,
+    ]);
+    for exec in execs() {
+        for eta in [eta, f64::MAX, 1e300, 1.0] {
+            for w0 in [&found, &more] {
+                for r in [0.0, 0.25, 0.5, 0.75, 1.0] {
+                    let en = ElasticNet::new(0.0, r).unwrap().with_exec(exec);
+                    let mut w = w0.clone();
+                    let step = en.prox_step(&mut w, eta).unwrap();
+                    assert_identity(w0, &w, &format!("{exec:?} ElasticNet r={r} η={eta:e}"));
+                    assert_eq!(step.zeros, w.iter().filter(|&&v| v == 0.0).count());
+                }
+                let mut w = w0.clone();
+                L2::new(0.0)
+                    .unwrap()
+                    .with_exec(exec)
+                    .prox_step(&mut w, eta)
+                    .unwrap();
+                assert_identity(w0, &w, &format!("{exec:?} L2 η={eta:e}"));
+                let mut w = w0.clone();
+                L1::new(0.0)
+                    .unwrap()
+                    .with_exec(exec)
+                    .prox_step(&mut w, eta)
+                    .unwrap();
+                assert_identity(w0, &w, &format!("{exec:?} L1 η={eta:e}"));
+                // f64 weights: 2·η overflows there too.
+                let w64: Vec<f64> = w0.iter().map(|&v| f64::from(v)).collect();
+                let mut w = w64.clone();
+                L2::new(0.0)
+                    .unwrap()
+                    .with_exec(exec)
+                    .prox_step(&mut w, eta)
+                    .unwrap();
+                assert_identity(&w64, &w, &format!("{exec:?} L2 f64 η={eta:e}"));
+            }
+        }
+    }
+}
+
+/// The same input through the model form, on a rayon worker.
+#[test]
+fn prox_step_model_with_zero_strength_and_huge_step_is_the_identity() {
+    let w0: Vec<f32> = (0..300_000).map(|i| (i % 997) as f32 - 498.0).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let en = ElasticNet::new(0.0, 0.5).unwrap();
+    let mut model = vec![w0.clone(), w0.clone()];
+    pool.install(|| en.prox_step_model(&mut model, f64::MAX))
+        .unwrap();
+    for w in &model {
+        assert_identity(&w0, w, "prox_step_model");
+    }
+}
