@@ -63,39 +63,38 @@ fn prox_step_with_zero_strength_and_huge_step_is_the_identity() {
     for exec in execs() {
         for eta in [eta, f64::MAX, 1e300, 1.0] {
             for w0 in [&found, &more] {
+                let what = |name: &str| format!("{exec:?} {name} η={eta:e}");
                 for r in [0.0, 0.25, 0.5, 0.75, 1.0] {
                     let en = ElasticNet::new(0.0, r).unwrap().with_exec(exec);
-                    let mut w = w0.clone();
-                    let step = en.prox_step(&mut w, eta).unwrap();
-                    assert_identity(w0, &w, &format!("{exec:?} ElasticNet r={r} η={eta:e}"));
-                    assert_eq!(step.zeros, w.iter().filter(|&&v| v == 0.0).count());
+                    step_is_identity(en, w0, eta, &what(&format!("ElasticNet r={r}")));
                 }
-                let mut w = w0.clone();
-                L2::new(0.0)
-                    .unwrap()
-                    .with_exec(exec)
-                    .prox_step(&mut w, eta)
-                    .unwrap();
-                assert_identity(w0, &w, &format!("{exec:?} L2 η={eta:e}"));
-                let mut w = w0.clone();
-                L1::new(0.0)
-                    .unwrap()
-                    .with_exec(exec)
-                    .prox_step(&mut w, eta)
-                    .unwrap();
-                assert_identity(w0, &w, &format!("{exec:?} L1 η={eta:e}"));
+                step_is_identity(L2::new(0.0).unwrap().with_exec(exec), w0, eta, &what("L2"));
+                step_is_identity(L1::new(0.0).unwrap().with_exec(exec), w0, eta, &what("L1"));
                 // f64 weights: 2·η overflows there too.
                 let w64: Vec<f64> = w0.iter().map(|&v| f64::from(v)).collect();
-                let mut w = w64.clone();
-                L2::new(0.0)
-                    .unwrap()
-                    .with_exec(exec)
-                    .prox_step(&mut w, eta)
-                    .unwrap();
-                assert_identity(&w64, &w, &format!("{exec:?} L2 f64 η={eta:e}"));
+                step_is_identity(
+                    L2::new(0.0).unwrap().with_exec(exec),
+                    &w64,
+                    eta,
+                    &what("L2 f64"),
+                );
             }
         }
     }
+}
+
+/// Runs `reg`'s proximal step on a copy of `w0` and checks that it is the
+/// identity and that the zero count is the output's.
+fn step_is_identity<R, T>(reg: R, w0: &[T], eta: f64, what: &str)
+where
+    R: Regularizer,
+    T: regnorm::Element + Copy + PartialEq + std::fmt::Debug + Into<f64>,
+{
+    let mut w = w0.to_vec();
+    let step = reg.prox_step(&mut w, eta).unwrap();
+    assert_identity(w0, &w, what);
+    let zeros = w.iter().filter(|&&v| v.into() == 0.0).count();
+    assert_eq!(step.zeros, zeros, "{what}: zeros are the output's");
 }
 
 /// The same input through the model form, on a rayon worker.
