@@ -364,11 +364,6 @@ pub(crate) mod sealed {
         /// The proximal pass: threshold `η·λ₁`, scale `1/(1 + 2·η·λ₂)`.
         fn prox_pass<'a, T: Element>(&self, w: &'a mut [T], eta: f64) -> Prox<'a, T> {
             let (l1, l2) = self.terms();
-            // Neither coefficient may be NaN (η and λ are finite and >= 0):
-            // the kernels rely on it to map the zero lanes past a slice's
-            // ends to zeros, which keeps the zero count exact.
-            debug_assert!(l1.is_none_or(|l1| !(eta * l1).is_nan()));
-            debug_assert!(l2.is_none_or(|l2| !(1.0 / (1.0 + 2.0 * (eta * l2))).is_nan()));
             Prox {
                 w,
                 t: l1.map(|l1| coefficient::<T>(eta * l1)),

@@ -1,23 +1,23 @@
 //! Inputs the fuzz targets (`fuzz/`) found failing, kept as tests: each
 //! names the artifact it came from (also kept as a seed in `fuzz/seeds/`).
 
-use regnorm::{ElasticNet, Exec, L1, L2, Regularizer, Tier};
+mod common;
+
+use common::{TestFloat, tier_execs};
+use regnorm::{ElasticNet, Exec, L1, L2, Regularizer};
 
 /// Every tier on one thread, and the default (parallel) executor.
 fn execs() -> Vec<Exec> {
-    Tier::available()
+    tier_execs()
         .into_iter()
-        .map(|t| Exec::sequential().with_tier(t).unwrap())
+        .map(|(_, exec)| exec)
         .chain([Exec::new()])
         .collect()
 }
 
 /// With λ = 0 the proximal step is the identity (a zero stays a zero; the
 /// soft threshold turns `-0.0` into `+0.0`), for every valid η however large.
-fn assert_identity<T>(before: &[T], after: &[T], what: &str)
-where
-    T: Copy + PartialEq + std::fmt::Debug + Into<f64>,
-{
+fn assert_identity<T: TestFloat + PartialEq>(before: &[T], after: &[T], what: &str) {
     for (i, (&b, &a)) in before.iter().zip(after).enumerate() {
         let (b64, a64): (f64, f64) = (b.into(), a.into());
         if b64.is_nan() {
@@ -88,7 +88,7 @@ fn prox_step_with_zero_strength_and_huge_step_is_the_identity() {
 fn step_is_identity<R, T>(reg: R, w0: &[T], eta: f64, what: &str)
 where
     R: Regularizer,
-    T: regnorm::Element + Copy + PartialEq + std::fmt::Debug + Into<f64>,
+    T: TestFloat + PartialEq,
 {
     let mut w = w0.to_vec();
     let step = reg.prox_step(&mut w, eta).unwrap();

@@ -126,8 +126,7 @@ unsafe fn step<G, R, const ABS: bool, const SQ: bool>(
             sums.1 = sums.1.add(v.square());
         }
         if R::COUNTS_ZEROS {
-            // The zeros in the lanes outside lo..hi are not the pass's.
-            *zeros += v.count_zeros() as usize - (G::LANES - (hi - lo));
+            *zeros += v.count_zeros(lo, hi) as usize;
         }
     }
 }

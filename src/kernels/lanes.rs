@@ -130,8 +130,8 @@ pub trait Vector: Copy {
     /// `value` in the lanes where `self` is greater than zero or NaN, `+0`
     /// in the others ([`where_positive`]).
     unsafe fn where_positive(self, value: Self) -> Self;
-    /// The number of lanes equal to zero (`+0` or `-0`).
-    unsafe fn count_zeros(self) -> u32;
+    /// Bit `i` set for each lane `i` equal to zero (`+0` or `-0`).
+    unsafe fn zero_mask(self) -> u32;
     /// Writes the lanes, widened exactly to `f64`, to `out[..WIDTH]`;
     /// `out` must hold at least `WIDTH` values.
     unsafe fn to_f64(self, out: &mut [f64]);
@@ -167,7 +167,9 @@ pub trait Group: Copy {
     unsafe fn sign(self) -> Self;
     unsafe fn copysign(self, sign: Self) -> Self;
     unsafe fn where_positive(self, value: Self) -> Self;
-    unsafe fn count_zeros(self) -> u32;
+    /// The number of lanes in `lo..hi` equal to zero (`+0` or `-0`); the
+    /// lanes outside the range do not count, whatever they hold.
+    unsafe fn count_zeros(self, lo: usize, hi: usize) -> u32;
     /// Folds the lanes in `f64` with [`fold_tree`].
     unsafe fn fold(self) -> f64;
 }
@@ -290,13 +292,15 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     lanewise!(where_positive(value));
 
     #[inline(always)]
-    unsafe fn count_zeros(self) -> u32 {
-        let mut zeros = 0;
-        for v in self.0 {
+    unsafe fn count_zeros(self, lo: usize, hi: usize) -> u32 {
+        // LANES <= 32, so one bit per lane fits in a u64 with room to shift.
+        let mut zeros = 0u64;
+        for (k, v) in self.0.into_iter().enumerate() {
             // SAFETY: features: the caller.
-            zeros += unsafe { v.count_zeros() };
+            zeros |= u64::from(unsafe { v.zero_mask() }) << (k * V::WIDTH);
         }
-        zeros
+        let in_range = ((1u64 << hi) - 1) & !((1u64 << lo) - 1);
+        (zeros & in_range).count_ones()
     }
 
     #[inline(always)]

@@ -107,8 +107,8 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
-            unsafe fn count_zeros(self) -> u32 {
-                self.simd_eq(<$vec>::ZERO).to_bitmask().count_ones()
+            unsafe fn zero_mask(self) -> u32 {
+                self.simd_eq(<$vec>::ZERO).to_bitmask()
             }
 
             #[inline(always)]
@@ -133,3 +133,35 @@ macro_rules! wide_vector {
 
 wide_vector!(f32x8, f32, 8);
 wide_vector!(f64x4, f64, 4);
+
+#[cfg(test)]
+mod tests {
+    use super::{F32Lanes, F64Lanes};
+    use crate::kernels::lanes::Group;
+
+    /// Only the lanes in `lo..hi` count, whatever the others hold: the
+    /// proximal step's zero count must not depend on the values its
+    /// coefficients give the padding lanes.
+    #[test]
+    fn count_zeros_counts_only_the_range() {
+        for lo in 0..=32 {
+            for hi in lo..=32 {
+                // SAFETY: the portable tier runs on every CPU.
+                unsafe {
+                    assert_eq!(F32Lanes::zero().count_zeros(lo, hi) as usize, hi - lo);
+                    assert_eq!(F32Lanes::splat(f32::NAN).count_zeros(lo, hi), 0);
+                    assert_eq!(F32Lanes::splat(-0.0).count_zeros(lo, hi) as usize, hi - lo);
+                }
+            }
+        }
+        for lo in 0..=16 {
+            for hi in lo..=16 {
+                // SAFETY: as above.
+                unsafe {
+                    assert_eq!(F64Lanes::zero().count_zeros(lo, hi) as usize, hi - lo);
+                    assert_eq!(F64Lanes::splat(f64::NAN).count_zeros(lo, hi), 0);
+                }
+            }
+        }
+    }
+}

@@ -147,11 +147,9 @@ impl Vector for __m256 {
         }
     }
     #[inline(always)]
-    unsafe fn count_zeros(self) -> u32 {
+    unsafe fn zero_mask(self) -> u32 {
         // SAFETY: AVX (caller).
-        unsafe {
-            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(self, _mm256_setzero_ps())).count_ones()
-        }
+        unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(self, _mm256_setzero_ps())) as u32 }
     }
     #[inline(always)]
     unsafe fn to_f64(self, out: &mut [f64]) {
@@ -258,11 +256,9 @@ impl Vector for __m256d {
         }
     }
     #[inline(always)]
-    unsafe fn count_zeros(self) -> u32 {
+    unsafe fn zero_mask(self) -> u32 {
         // SAFETY: AVX (caller).
-        unsafe {
-            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(self, _mm256_setzero_pd())).count_ones()
-        }
+        unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(self, _mm256_setzero_pd())) as u32 }
     }
     #[inline(always)]
     unsafe fn to_f64(self, out: &mut [f64]) {

@@ -148,9 +148,9 @@ impl Vector for __m512 {
         }
     }
     #[inline(always)]
-    unsafe fn count_zeros(self) -> u32 {
+    unsafe fn zero_mask(self) -> u32 {
         // SAFETY: AVX-512F (caller).
-        unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_ps()).count_ones() }
+        unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_ps())) }
     }
     #[inline(always)]
     unsafe fn to_f64(self, out: &mut [f64]) {
@@ -249,9 +249,9 @@ impl Vector for __m512d {
         }
     }
     #[inline(always)]
-    unsafe fn count_zeros(self) -> u32 {
+    unsafe fn zero_mask(self) -> u32 {
         // SAFETY: AVX-512F (caller).
-        unsafe { _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_pd()).count_ones() }
+        unsafe { u32::from(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_pd())) }
     }
     #[inline(always)]
     unsafe fn to_f64(self, out: &mut [f64]) {
