@@ -29,10 +29,18 @@ use crate::element::sealed::Sealed;
 pub(crate) const ROWS: usize = 64;
 
 /// How far ahead of the row being read the body asks for data, in
-/// elements: far enough to hide the latency of the last-level cache, which
-/// the hardware prefetchers alone do not (measured: +30% at 4 MiB on Zen 5,
-/// see BENCHMARKS.md).
+/// elements: far enough to hide the latency of the last-level cache and of
+/// DRAM, which the hardware prefetchers alone do not. Measured on the Zen 5
+/// VM of BENCHMARKS.md (2026-11-26, `f32` `sum_abs`, three alternating runs
+/// each, GB/s with / without): 1 Mi elements (4 MiB) 119-121 / 100-105;
+/// 16 Mi (64 MiB, DRAM) 49-50 / 39-41; but 4 Mi (16 MiB, in L3) 92-108 /
+/// 103-113, a loss of about 8% there. To rerun: build once as usual and once
+/// with `RUSTFLAGS="--cfg regnorm_no_prefetch"` (another `--target-dir`), and
+/// run each with `--example compare -- --full --sizes 1M,4M,16M --types f32`.
 const PREFETCH_AHEAD: usize = 1024;
+
+/// Whether the body prefetches (off only in a `regnorm_no_prefetch` build).
+const PREFETCH: bool = !cfg!(regnorm_no_prefetch);
 
 /// Elements in one block of `T`: `ROWS × L`.
 pub(crate) const fn block_len<T: Sealed>() -> usize {
@@ -72,7 +80,9 @@ where
                 start += lanes as isize;
             }
             while start + lanes as isize <= end_i {
-                rows.prefetch::<G>(start + PREFETCH_AHEAD as isize);
+                if PREFETCH {
+                    rows.prefetch::<G>(start + PREFETCH_AHEAD as isize);
+                }
                 step::<G, R, ABS, SQ>(rows, &mut sums, &mut total.zeros, start, 0, lanes);
                 start += lanes as isize;
             }
