@@ -72,15 +72,17 @@ for group, funcs in (rows.items() if "--headline" not in sys.argv else []):
         print(f"| {func} | " + " | ".join(cells) + " |")
 
 
+def present(groups):
+    """(group, its rows) for each of `groups` that the run measured."""
+    return [(g, rows[g]) for g in groups if rows.get(g)]
+
+
 def headline():
     """A compact summary: regnorm against the best peer, per size and model."""
     regnorm_rows = {"avx512", "avx", "portable", "scalar", "dispatched", "parallel", "parallel-in-pool"}
     print("| reduction | size | regnorm one thread | best one-thread peer | regnorm 2 threads (from a worker) | best peer, any threads |")
     print("|---|---|---:|---|---:|---|")
-    for group in ["sum_abs/f32", "sum_sq/f32", "sum_abs/f64", "sum_sq/f64"]:
-        funcs = rows.get(group, {})
-        if not funcs:
-            continue
+    for group, funcs in present(["sum_abs/f32", "sum_sq/f32", "sum_abs/f64", "sum_sq/f64"]):
         for size in sorted({s for f in funcs.values() for s in f if isinstance(s, int) and s >= 16384}):
             def g(name):
                 v = funcs.get(name, {}).get(size)
@@ -95,10 +97,7 @@ def headline():
     print()
     print("| whole model | regnorm `penalty_model` | best per-tensor peer loop | speed-up |")
     print("|---|---:|---|---:|")
-    for group in ["model_l1/resnet18", "model_l2/resnet18", "model_l1/gpt2_small", "model_l2/gpt2_small"]:
-        funcs = rows.get(group, {})
-        if not funcs:
-            continue
+    for group, funcs in present(["model_l1/resnet18", "model_l2/resnet18", "model_l1/gpt2_small", "model_l2/gpt2_small"]):
         ours = funcs["regnorm penalty_model"]["GB/s"][1]
         peers = {f: v["GB/s"][1] for f, v in funcs.items() if "per-tensor loop" in f and not f.startswith("regnorm")}
         best = min(peers.items(), key=lambda kv: kv[1])

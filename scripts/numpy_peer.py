@@ -23,7 +23,7 @@ except ImportError:
 SIZES = [1000, 16384, 262144, 4194304, 67108864]
 
 
-def kernels(dtype):
+def kernels():
     """(label, op, function of x and a scratch buffer)."""
     return [
         ("np.abs(x).sum()", "sum_abs", lambda x, buf: np.abs(x).sum()),
@@ -83,7 +83,7 @@ def main():
             print(f"| kernel | {head} |")
             print("|---|" + "---:|" * len(SIZES))
             data = {n: rng.uniform(-1, 1, n).astype(dtype) for n in SIZES}
-            for label, kop, f in kernels(dtype):
+            for label, kop, f in kernels():
                 if kop != op:
                     continue
                 cells = []
