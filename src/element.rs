@@ -59,7 +59,7 @@ pub(crate) mod sealed {
 
     impl Sealed for f32 {
         type Lane = f32;
-        const LANES: usize = 32;
+        const LANES: usize = 64;
         #[inline(always)]
         fn to_lane(self) -> f32 {
             self
@@ -77,7 +77,7 @@ pub(crate) mod sealed {
 
     impl Sealed for f64 {
         type Lane = f64;
-        const LANES: usize = 16;
+        const LANES: usize = 32;
         #[inline(always)]
         fn to_lane(self) -> f64 {
             self

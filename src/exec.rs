@@ -11,9 +11,12 @@ use crate::tensors::with_slices;
 /// split across rayon threads.
 ///
 /// [`Exec::new`] (the default) runs the best tier of this CPU and, with the
-/// `rayon` feature (on by default), splits inputs of 512 KiB or more across
-/// the rayon pool the call is made from: the global pool, or your own inside
-/// [`rayon::ThreadPool::install`]. Every choice returns the same bits.
+/// `rayon` feature (on by default), splits inputs of 256 KiB or more over
+/// the calling thread and regnorm's helper threads (one per further core,
+/// polling for 300 µs after their last job, then asleep), using at most as
+/// many threads as the rayon pool the call is made from has: the global
+/// pool, or your own inside [`rayon::ThreadPool::install`]. Every choice
+/// returns the same bits.
 ///
 /// ```
 /// use regnorm::{Exec, Tier};
@@ -187,7 +190,7 @@ impl Exec {
 
     pub(crate) fn par(&self) -> Par {
         if self.parallel {
-            Par::Rayon
+            Par::threads()
         } else {
             Par::Sequential
         }

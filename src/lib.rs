@@ -4,18 +4,18 @@
 //!
 //! Every result is defined by one order of operations, which every tier and
 //! every thread count computes exactly. For an element type with `L` lanes
-//! (32 for `f32`, 16 for `f64`), the sum of the terms `tᵢ` of a slice (`|xᵢ|`,
+//! (64 for `f32`, 32 for `f64`), the sum of the terms `tᵢ` of a slice (`|xᵢ|`,
 //! or `xᵢ²` computed as a multiply, then an add, never fused) is:
 //!
-//! 1. **Blocks.** The slice is cut from its start into blocks of `64·L`
+//! 1. **Blocks.** The slice is cut from its start into blocks of `32·L`
 //!    elements (2,048 `f32`, 1,024 `f64`: 8 KiB); the last may be shorter.
 //! 2. **Lanes.** In a block, term `i` is added to lane `i mod L`, in order, in
-//!    the element type, from `+0.0`; a lane adds at most 64 terms. Missing
+//!    the element type, from `+0.0`; a lane adds at most 32 terms. Missing
 //!    terms of the last block count as `+0.0`, which changes no lane.
 //! 3. **Fold.** The lanes are widened to `f64` and folded by a fixed tree:
 //!    for `w = L/2, L/4, …, 1`, lane `i` += lane `i + w` for every `i < w`.
 //! 4. **Super-chunks.** Blocks are grouped from the start into super-chunks of
-//!    32 blocks (256 KiB); a super-chunk's total is the `f64` sum of its block
+//!    8 blocks (64 KiB); a super-chunk's total is the `f64` sum of its block
 //!    totals in order.
 //! 5. **Tree.** A run of `c > 1` super-chunks is split into its first `⌈c/2⌉`
 //!    and the rest, and its total is left + right in `f64`. Threads take
@@ -25,21 +25,37 @@
 //!    tensors' sums, in order. A penalty is then `λ × sum` (ElasticNet:
 //!    `λ·(r·Σ|w| + (1 − r)/2·Σw²)`), one more `f64` rounding each.
 //!
+//! **Why these numbers** (chosen in the speed issue, 2026-11-27; the order
+//! before it had 32/16 lanes, 64 rows and 256 KiB super-chunks, so every
+//! result's last bits changed once then). `L` registers' worth of lanes are
+//! the independent addition chains a core runs: 64 `f32` lanes are four
+//! AVX-512 or eight AVX registers per sum, enough to cover a 4-cycle add
+//! latency (Intel Xeon) at one vector per cycle, the rate a 512-bit load
+//! stream from L2 sustains on Xeon and Zen 4, and eight 256-bit chains on
+//! AVX2-only CPUs, where two add ports need them. Squares stay a multiply
+//! and an add: with four chains a fused multiply-add would be latency-bound
+//! at the same one vector per cycle, and keeping them separate lets every
+//! tier (including the portable one on targets without FMA) compute the
+//! same bits at full speed. 32 rows keep a block at 8 KiB and a lane's run
+//! in the element type at 32 terms, which halves the bound below; 64 KiB
+//! super-chunks let two threads split inputs from 128 KiB on, and shard a
+//! tensor at a finer grain.
+//!
 //! # Error bound
 //!
-//! Every term is non-negative and passes through at most 64 roundings in the
-//! lane type (the square, then up to 63 additions) and at most
-//! `d = log2 L + 31 + ⌈log2 c⌉` additions in `f64`. So, with `u` the lane
+//! Every term is non-negative and passes through at most 32 roundings in the
+//! lane type (the square, then up to 31 additions) and at most
+//! `d = log2 L + 7 + ⌈log2 c⌉` additions in `f64`. So, with `u` the lane
 //! type's unit roundoff (2⁻²⁴ for `f32`, 2⁻⁵³ for `f64`), `γₙ = n·u/(1 − n·u)`
 //! and `γ'` the same for `f64`, the computed sum `ŝ` of the exact sum `s`
 //! satisfies
 //!
 //! ```text
-//! |ŝ − s| ≤ ((1 + γ₆₄)(1 + γ'_d) − 1) · s
+//! |ŝ − s| ≤ ((1 + γ₃₂)(1 + γ'_d) − 1) · s
 //! ```
 //!
-//! which [`relative_error_bound`] evaluates: `3.82e-6` for `f32` and
-//! `1.27e-14` for `f64` (10⁹ elements). This is a worst case; on random data
+//! which [`relative_error_bound`] evaluates: `1.91e-6` for `f32` and
+//! `6.77e-15` for `f64` (2³⁰ elements). This is a worst case; on random data
 //! the rounding errors cancel and the observed error is far smaller (see the
 //! README's accuracy figures). Two exceptions, both documented behaviour:
 //! a square that underflows adds an absolute error of at most half the
@@ -55,9 +71,9 @@
 //!   when a square, or a lane's running sum, overflows the element type
 //!   (for `f32`: `x²` for `|x| > 1.8e19`, or a lane past `f32::MAX ≈ 3.4e38`),
 //!   or when the `f64` total overflows. A lane never exceeds the total, so an
-//!   exact total below `f32::MAX / (1 + γ₆₄)` is always returned finite and
+//!   exact total below `f32::MAX / (1 + γ₃₂)` is always returned finite and
 //!   within the bound; a larger one may be `+Inf`, or finite (when spread
-//!   over lanes, e.g. 32 values of 3e38 give 9.6e39). The same holds for
+//!   over lanes, e.g. 64 values of 3e38 give 1.9e40). The same holds for
 //!   `f64` at `f64::MAX`.
 //! * Squares of subnormals underflow (to `0` for `|x| < 2⁻⁷⁵` in `f32`), each
 //!   adding at most half the smallest subnormal of absolute error; sums of

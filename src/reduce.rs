@@ -1,20 +1,20 @@
 //! The canonical summation order, above the kernels.
 //!
-//! For an element type with `L` lanes (32 for `f32`, 16 for `f64`), the sum
+//! For an element type with `L` lanes (64 for `f32`, 32 for `f64`), the sum
 //! of the terms `tᵢ` (`|xᵢ|`, or `xᵢ²` computed as one multiply) of a slice
 //! `x` is, by definition:
 //!
-//! 1. **Blocks.** `x` is cut from its start into blocks of `64 × L` elements
+//! 1. **Blocks.** `x` is cut from its start into blocks of `32 × L` elements
 //!    (2,048 `f32`, 1,024 `f64`: 8 KiB each); the last may be shorter.
 //! 2. **Lanes.** Inside a block, term `i` is added to lane `i mod L`, in
 //!    order, in the element type, starting from `+0.0`. A lane thus adds at
-//!    most 64 terms. Missing terms of the last block count as `+0.0`, which
+//!    most 32 terms. Missing terms of the last block count as `+0.0`, which
 //!    changes no lane.
 //! 3. **Fold.** The `L` lanes are widened to `f64` and folded by a fixed
 //!    tree: with `w = L/2, L/4, …, 1`, lane `i` += lane `i + w` for `i < w`.
 //!    Lane 0 is the block total.
 //! 4. **Super-chunks.** Blocks are grouped from the start into super-chunks
-//!    of 32 blocks (64 Ki `f32`, 32 Ki `f64`: 256 KiB). A super-chunk's total
+//!    of 8 blocks (16 Ki `f32`, 8 Ki `f64`: 64 KiB). A super-chunk's total
 //!    is the `f64` sum of its block totals, in order.
 //! 5. **Tree.** A run of `c > 1` super-chunks is split into the first
 //!    `⌈c/2⌉` and the rest; its total is the left total plus the right total,
@@ -28,14 +28,14 @@
 //! even NaN results are bitwise identical across tiers and thread counts.
 
 use crate::element::Element;
-use crate::kernels::body::{ROWS, block_len};
+use crate::kernels::body::{ROWS, STREAM_BYTES, block_len};
 use crate::kernels::lanes::Float;
 use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{self, Sums, Tier, Totals};
 use crate::parallel::Par;
 
 /// Blocks in one super-chunk.
-pub(crate) const BLOCKS_PER_SUPER: usize = 32;
+pub(crate) const BLOCKS_PER_SUPER: usize = 8;
 
 /// Elements in one super-chunk of `T`.
 pub(crate) const fn super_len<T: Element>() -> usize {
@@ -75,8 +75,10 @@ pub(crate) fn run<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Total
     canonical_nan(tensor(rows, which, tier, par))
 }
 
-/// Runs one pass per tensor, in parallel batches, and returns each tensor's
-/// totals, NaN made canonical.
+/// Runs one pass per tensor and returns each tensor's totals, NaN made
+/// canonical. Tensors of [`LARGE_TENSOR_BYTES`] or more split their own
+/// trees over the threads; the runs of smaller ones between them are split
+/// between threads as lists, balanced by bytes.
 pub(crate) fn run_model<R: Rows>(
     passes: Vec<R>,
     which: Which,
@@ -87,17 +89,34 @@ pub(crate) fn run_model<R: Rows>(
         .into_iter()
         .map(|r| (Some(r), Totals::ZERO))
         .collect();
-    par.for_each_batched(
-        &mut items,
-        |(r, _)| r.as_ref().map_or(0, Rows::bytes),
-        |(r, total)| {
-            if let Some(r) = r.take() {
-                *total = canonical_nan(tensor(r, which, tier, par));
-            }
-        },
-    );
+    let bytes = |(r, _): &(Option<R>, Totals)| r.as_ref().map_or(0, Rows::bytes);
+    let one = |(r, total): &mut (Option<R>, Totals)| {
+        if let Some(r) = r.take() {
+            *total = canonical_nan(tensor(r, which, tier, Par::Sequential));
+        }
+    };
+    let mut rest = &mut items[..];
+    while !rest.is_empty() {
+        let small = rest
+            .iter()
+            .position(|item| bytes(item) >= LARGE_TENSOR_BYTES)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at_mut(small);
+        par.for_each(run, &bytes, &one);
+        let Some(((r, total), tail)) = tail.split_first_mut() else {
+            break;
+        };
+        if let Some(r) = r.take() {
+            *total = canonical_nan(tensor(r, which, tier, par));
+        }
+        rest = tail;
+    }
     items.into_iter().map(|(_, t)| t).collect()
 }
+
+/// A model's tensors of at least this many bytes split their own trees over
+/// the threads; smaller ones are shared out whole.
+pub(crate) const LARGE_TENSOR_BYTES: usize = 1 << 20;
 
 /// Step 6: the tensors' totals added in order, in `f64`.
 pub(crate) fn in_order(totals: &[Totals]) -> Totals {
@@ -112,28 +131,36 @@ pub(crate) fn model_sums<T: Element>(tensors: &[&[T]], which: Which, tier: Tier,
 }
 
 fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
+    let stream = rows.bytes() >= STREAM_BYTES;
     match which {
-        Which::Neither => tree::<R, false, false>(rows, tier, par),
-        Which::Abs => tree::<R, true, false>(rows, tier, par),
-        Which::Sq => tree::<R, false, true>(rows, tier, par),
-        Which::Both => tree::<R, true, true>(rows, tier, par),
+        Which::Neither => tree::<R, false, false>(rows, tier, par, stream),
+        Which::Abs => tree::<R, true, false>(rows, tier, par, stream),
+        Which::Sq => tree::<R, false, true>(rows, tier, par, stream),
+        Which::Both => tree::<R, true, true>(rows, tier, par, stream),
     }
 }
 
-/// Steps 4 and 5: super-chunks, then the fixed tree over them.
-fn tree<R: Rows, const ABS: bool, const SQ: bool>(rows: R, tier: Tier, par: Par) -> Totals {
+/// Steps 4 and 5: super-chunks, then the fixed tree over them. `stream`
+/// (the whole tensor is larger than the caches) only selects the kernel's
+/// prefetching.
+fn tree<R: Rows, const ABS: bool, const SQ: bool>(
+    rows: R,
+    tier: Tier,
+    par: Par,
+    stream: bool,
+) -> Totals {
     let chunk = super_len::<R::Elem>();
     let chunks = rows.len().div_ceil(chunk);
     if chunks <= 1 {
         let mut rows = rows;
-        return kernels::run::<R, ABS, SQ>(tier, &mut rows);
+        return kernels::run::<R, ABS, SQ>(tier, &mut rows, stream);
     }
     let bytes = rows.bytes();
     let (left, right) = rows.split_at(chunks.div_ceil(2) * chunk);
     let (l, r) = par.join(
         bytes,
-        || tree::<R, ABS, SQ>(left, tier, par),
-        || tree::<R, ABS, SQ>(right, tier, par),
+        |par| tree::<R, ABS, SQ>(left, tier, par, stream),
+        |par| tree::<R, ABS, SQ>(right, tier, par, stream),
     );
     l + r
 }
@@ -152,9 +179,9 @@ fn canonical_nan(t: Totals) -> Totals {
 /// A bound on the relative error of `sum_abs`/`sum_sq` of `len` elements of
 /// `T`, from the canonical order; see [`crate::relative_error_bound`].
 ///
-/// Each term passes through at most 64 roundings in the lane type (the
-/// square and 63 additions; the first addition to `+0.0` is exact), then at
-/// most `d = log2 L + 31 + ⌈log2 c⌉` additions in `f64` (fold tree, block
+/// Each term passes through at most 32 roundings in the lane type (the
+/// square and 31 additions; the first addition to `+0.0` is exact), then at
+/// most `d = log2 L + 7 + ⌈log2 c⌉` additions in `f64` (fold tree, block
 /// totals of a super-chunk, the tree over `c` super-chunks). All partial
 /// sums are sums of non-negative terms, so `|ŝ − s| ≤ ((1 + γ₆₄)(1 + γ'_d) − 1)·s`
 /// with `γₙ = n·u / (1 − n·u)`, `u` the lane type's unit roundoff and `γ'`

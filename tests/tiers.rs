@@ -141,9 +141,10 @@ fn f32_overflow_follows_the_documented_rule() {
     two_lanes[1] = 1.8e19;
     let expected = 2.0 * f64::from(1.8e19f32 * 1.8e19f32);
     assert_eq!(regnorm::sum_sq(&two_lanes), expected);
-    let mut one_lane = vec![0.0f32; 64];
+    // Lane i mod 64 (the f32 lane count): elements 0 and 64 share a lane.
+    let mut one_lane = vec![0.0f32; 128];
     one_lane[0] = 1.8e19;
-    one_lane[32] = 1.8e19;
+    one_lane[64] = 1.8e19;
     assert_eq!(regnorm::sum_sq(&one_lane), f64::INFINITY);
     assert_eq!(
         regnorm::sum_abs(&[f32::MAX, f32::MAX]),
@@ -243,16 +244,17 @@ fn tier_availability() {
 /// total overflows; a total above f32::MAX spread over lanes stays finite.
 #[test]
 fn sums_beyond_the_range_follow_the_documented_rule() {
-    // 32 lanes of 3e38 each: every lane finite, the f64 total 9.6e39.
-    let spread = vec![3e38f32; 32];
-    // The same total, but 2 values in one lane: that lane overflows.
-    let mut stacked = vec![0.0f32; 64];
+    // 64 lanes (the f32 lane count) of 3e38 each: every lane finite, the
+    // f64 total 1.9e40.
+    let spread = vec![3e38f32; 64];
+    // 2 values in one lane (elements 0 and 64): that lane overflows.
+    let mut stacked = vec![0.0f32; 128];
     stacked[0] = 3e38;
-    stacked[32] = 3e38;
+    stacked[64] = 3e38;
     // f64: the f64 total itself overflows.
     let huge = vec![f64::MAX / 2.0; 4 * 16];
     for (tier, exec) in tier_execs() {
-        assert_eq!(exec.sum_abs(&spread), 32.0 * f64::from(3e38f32), "{tier}");
+        assert_eq!(exec.sum_abs(&spread), 64.0 * f64::from(3e38f32), "{tier}");
         assert_eq!(exec.sum_abs(&stacked), f64::INFINITY, "{tier}");
         assert_eq!(exec.sum_abs(&huge), f64::INFINITY, "{tier}");
         assert_eq!(exec.sum_sq(&[1e155f64]), f64::INFINITY, "{tier}");

@@ -180,7 +180,7 @@ pub trait Group: Copy {
 pub struct Lanes<V, const N: usize>([V; N]);
 
 /// The largest lane count of any element type; sizes scratch arrays.
-pub(crate) const MAX_LANES: usize = 32;
+pub(crate) const MAX_LANES: usize = 64;
 
 /// Implements a lane-wise [`Group`] method by applying the [`Vector`] method
 /// of the same name to each register (plain loops: a closure passed to
@@ -293,13 +293,13 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
 
     #[inline(always)]
     unsafe fn count_zeros(self, lo: usize, hi: usize) -> u32 {
-        // LANES <= 32, so one bit per lane fits in a u64 with room to shift.
-        let mut zeros = 0u64;
+        // LANES <= 64: one bit per lane fits in a u128 with room to shift.
+        let mut zeros = 0u128;
         for (k, v) in self.0.into_iter().enumerate() {
             // SAFETY: features: the caller.
-            zeros |= u64::from(unsafe { v.zero_mask() }) << (k * V::WIDTH);
+            zeros |= u128::from(unsafe { v.zero_mask() }) << (k * V::WIDTH);
         }
-        let in_range = ((1u64 << hi) - 1) & !((1u64 << lo) - 1);
+        let in_range = ((1u128 << hi) - 1) & !((1u128 << lo) - 1);
         (zeros & in_range).count_ones()
     }
 

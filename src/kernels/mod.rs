@@ -251,21 +251,25 @@ fn detect() -> u8 {
 /// the portable one, which returns the same bits (callers check
 /// availability before, to report it).
 #[inline]
-pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(tier: Tier, rows: &mut R) -> Totals {
+pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
+    tier: Tier,
+    rows: &mut R,
+    stream: bool,
+) -> Totals {
     match tier {
         Tier::Scalar => scalar::run::<R, ABS, SQ>(rows),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512 if tier.is_available() => {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            unsafe { x86_64::avx512_run::<R, ABS, SQ>(rows) }
+            unsafe { x86_64::avx512_run::<R, ABS, SQ>(rows, stream) }
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx if tier.is_available() => {
             // SAFETY: the CPU has AVX, checked just above.
-            unsafe { x86_64::avx_run::<R, ABS, SQ>(rows) }
+            unsafe { x86_64::avx_run::<R, ABS, SQ>(rows, stream) }
         }
         // SAFETY: the portable tier uses only instructions of the build
         // target, which every CPU running this binary has.
-        _ => unsafe { body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows) },
+        _ => unsafe { body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows, stream) },
     }
 }

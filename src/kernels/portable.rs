@@ -8,10 +8,10 @@ use wide::{f32x8, f64x4};
 
 use super::lanes::{Lanes, Vector};
 
-/// The 32 `f32` lanes as four `f32x8`.
-pub(crate) type F32Lanes = Lanes<f32x8, 4>;
-/// The 16 `f64` lanes as four `f64x4`.
-pub(crate) type F64Lanes = Lanes<f64x4, 4>;
+/// The 64 `f32` lanes as eight `f32x8`.
+pub(crate) type F32Lanes = Lanes<f32x8, 8>;
+/// The 32 `f64` lanes as eight `f64x4`.
+pub(crate) type F64Lanes = Lanes<f64x4, 8>;
 
 macro_rules! wide_vector {
     ($vec:ty, $elem:ty, $width:literal) => {

@@ -17,23 +17,28 @@ use super::body;
 use super::lanes::Lanes;
 use super::ops::Rows;
 
-/// The 32 `f32` lanes as four `__m256`.
-pub(crate) type AvxF32 = Lanes<__m256, 4>;
-/// The 16 `f64` lanes as four `__m256d`.
-pub(crate) type AvxF64 = Lanes<__m256d, 4>;
-/// The 32 `f32` lanes as two `__m512`.
-pub(crate) type Avx512F32 = Lanes<__m512, 2>;
-/// The 16 `f64` lanes as two `__m512d`.
-pub(crate) type Avx512F64 = Lanes<__m512d, 2>;
+/// The 64 `f32` lanes as eight `__m256`.
+pub(crate) type AvxF32 = Lanes<__m256, 8>;
+/// The 32 `f64` lanes as eight `__m256d`.
+pub(crate) type AvxF64 = Lanes<__m256d, 8>;
+/// The 64 `f32` lanes as four `__m512`.
+pub(crate) type Avx512F32 = Lanes<__m512, 4>;
+/// The 32 `f64` lanes as four `__m512d`.
+pub(crate) type Avx512F64 = Lanes<__m512d, 4>;
 
 /// The kernel body compiled for AVX.
 ///
 /// # Safety
 /// The CPU must support AVX.
 #[target_feature(enable = "avx")]
-pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Totals {
+pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
+    rows: &mut R,
+    stream: bool,
+) -> Totals {
     // SAFETY: AVX is enabled here and guaranteed by the caller.
-    unsafe { body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(rows) }
+    unsafe {
+        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(rows, stream)
+    }
 }
 
 /// The kernel body compiled for AVX-512F.
@@ -41,7 +46,12 @@ pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mu
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Totals {
+pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(
+    rows: &mut R,
+    stream: bool,
+) -> Totals {
     // SAFETY: AVX-512F is enabled here and guaranteed by the caller.
-    unsafe { body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(rows) }
+    unsafe {
+        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(rows, stream)
+    }
 }

@@ -1,0 +1,102 @@
+//! How work is split over threads (never what is computed).
+//!
+//! Splitting only ever happens at the nodes of the fixed tree of
+//! [`crate::reduce`] (or between whole tensors of a model), and results are
+//! combined in the tree's order, so the thread count changes the speed and
+//! never the bits.
+//!
+//! A split hands one side to one of regnorm's helper threads ([`crew`]) and
+//! runs the other on the calling thread, which always works on a share and
+//! never sleeps while the helpers work. A call uses at most as many threads
+//! as the rayon pool it is made from has (`rayon::current_num_threads()`:
+//! the global pool, sized by `RAYON_NUM_THREADS` or the core count, or your
+//! own inside `pool.install(..)`), and at most one per core.
+
+#[cfg(feature = "rayon")]
+mod crew;
+
+/// Whether a call may use threads, and how many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Par {
+    /// Everything on the calling thread.
+    Sequential,
+    /// Up to this many threads, the calling thread included.
+    Threads(usize),
+}
+
+/// Work below this many bytes stays on one thread: a split's hand-off to
+/// an awake helper costs a few hundred nanoseconds (cache lines crossing
+/// cores), about what one thread needs to read 32 KiB, and the split must
+/// leave each side well above that. 256 KiB reads in 1-2 µs on one core.
+pub(crate) const MIN_PARALLEL_BYTES: usize = 256 << 10;
+
+impl Par {
+    /// Up to the calling rayon pool's thread count.
+    pub(crate) fn threads() -> Par {
+        #[cfg(feature = "rayon")]
+        {
+            Par::Threads(rayon::current_num_threads())
+        }
+        #[cfg(not(feature = "rayon"))]
+        {
+            Par::Sequential
+        }
+    }
+
+    /// Whether work of `bytes` is worth splitting across threads.
+    #[inline]
+    fn splits(self, bytes: usize) -> bool {
+        matches!(self, Par::Threads(n) if n > 1) && bytes >= MIN_PARALLEL_BYTES
+    }
+
+    /// Runs `a` and `b`, on two threads if `bytes` of work make it worth it;
+    /// each gets the share of the threads it may use in turn.
+    #[inline]
+    pub(crate) fn join<RA, RB>(
+        self,
+        bytes: usize,
+        a: impl FnOnce(Par) -> RA,
+        b: impl FnOnce(Par) -> RB + Send,
+    ) -> (RA, RB)
+    where
+        RB: Send,
+    {
+        #[cfg(feature = "rayon")]
+        if let Par::Threads(n) = self
+            && self.splits(bytes)
+        {
+            let (na, nb) = (n - n / 2, n / 2);
+            return crew::join(|| a(Par::Threads(na)), || b(Par::Threads(nb)));
+        }
+        let _ = bytes;
+        (a(self), b(self))
+    }
+
+    /// Applies `f` to every item, splitting the list where the `cost`
+    /// (bytes) of the two sides balances, as long as both threads and bytes
+    /// allow: consecutive small items stay together on one thread.
+    pub(crate) fn for_each<I: Send>(
+        self,
+        items: &mut [I],
+        cost: &(impl Fn(&I) -> usize + Sync),
+        f: &(impl Fn(&mut I) + Sync),
+    ) {
+        let total: usize = items.iter().map(cost).sum();
+        if items.len() < 2 || !self.splits(total) {
+            items.iter_mut().for_each(f);
+            return;
+        }
+        let (mut mid, mut before) = (0, 0);
+        while mid + 1 < items.len() && 2 * (before + cost(&items[mid])) <= total {
+            before += cost(&items[mid]);
+            mid += 1;
+        }
+        let mid = mid.max(1);
+        let (left, right) = items.split_at_mut(mid);
+        self.join(
+            total,
+            |par| par.for_each(left, cost, f),
+            |par| par.for_each(right, cost, f),
+        );
+    }
+}
