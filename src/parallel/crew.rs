@@ -106,7 +106,7 @@ impl Helper {
                 continue;
             }
             polls = polls.wrapping_add(1);
-            if polls % 64 != 0 || last_job.elapsed() < SPIN {
+            if !polls.is_multiple_of(64) || last_job.elapsed() < SPIN {
                 std::hint::spin_loop();
                 continue;
             }
