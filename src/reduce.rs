@@ -1,13 +1,15 @@
 //! The canonical summation order, above the kernels.
 //!
 //! For an element type with `L` lanes (64 for `f32`, 32 for `f64`), the sum
-//! of the terms `tᵢ` (`|xᵢ|`, or `xᵢ²` computed as one multiply) of a slice
+//! of the terms `tᵢ` (`|xᵢ|`, or `xᵢ²`, which a fused multiply-add adds to its
+//! lane with one rounding) of a slice
 //! `x` is, by definition:
 //!
 //! 1. **Blocks.** `x` is cut from its start into blocks of `32 × L` elements
 //!    (2,048 `f32`, 1,024 `f64`: 8 KiB each); the last may be shorter.
 //! 2. **Lanes.** Inside a block, term `i` is added to lane `i mod L`, in
-//!    order, in the element type, starting from `+0.0`. A lane thus adds at
+//!    order, in the element type, starting from `+0.0` (a square as
+//!    `fma(x, x, lane)`). A lane thus adds at
 //!    most 32 terms. Missing terms of the last block count as `+0.0`, which
 //!    changes no lane.
 //! 3. **Fold.** The `L` lanes are widened to `f64` and folded by a fixed

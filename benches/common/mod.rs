@@ -2,6 +2,7 @@
 //! measured against, and the parameter shapes of real models.
 #![allow(dead_code)]
 
+pub mod ceiling;
 pub mod peers;
 
 /// torchvision's ResNet-18: 62 tensors, 11,689,512 values, 41 tensors of at

@@ -149,7 +149,7 @@ where
 }
 
 /// Runs one frame row (lanes `lo..hi` from element `start`) and adds |v| to
-/// the abs lanes and v² (a multiply, then an add) to the square lanes, and
+/// the abs lanes and v² (a fused multiply-add) to the square lanes, and
 /// counts the pass's zeros if it asks.
 ///
 /// # Safety
@@ -173,7 +173,7 @@ unsafe fn step<G, R, const ABS: bool, const SQ: bool>(
             sums.0 = sums.0.add(v.abs());
         }
         if SQ {
-            sums.1 = sums.1.add(v.square());
+            sums.1 = v.add_square_to(sums.1);
         }
         if R::COUNTS_ZEROS {
             *zeros += v.count_zeros(lo, hi) as usize;

@@ -29,6 +29,9 @@ pub trait Float:
     /// of one rounding.
     const UNIT_ROUNDOFF: f64;
     fn abs(self) -> Self;
+    /// `self·a + b` with one rounding (a fused multiply-add: exact in
+    /// software where the target has no instruction for it).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     fn copysign(self, sign: Self) -> Self;
     fn is_nan(self) -> bool;
     /// Exact widening to `f64`.
@@ -44,6 +47,10 @@ impl Float for f32 {
     #[inline(always)]
     fn abs(self) -> f32 {
         f32::abs(self)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: f32, b: f32) -> f32 {
+        f32::mul_add(self, a, b)
     }
     #[inline(always)]
     fn copysign(self, sign: f32) -> f32 {
@@ -70,6 +77,10 @@ impl Float for f64 {
     #[inline(always)]
     fn abs(self) -> f64 {
         f64::abs(self)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: f64, b: f64) -> f64 {
+        f64::mul_add(self, a, b)
     }
     #[inline(always)]
     fn copysign(self, sign: f64) -> f64 {
@@ -118,10 +129,12 @@ pub trait Vector: Copy {
     /// memory.
     unsafe fn store_range(self, ptr: *mut Self::Elem, lo: usize, hi: usize);
     unsafe fn abs(self) -> Self;
-    /// Lane-wise product, rounded once (never fused with a later add).
+    /// Lane-wise product, rounded once.
     unsafe fn mul(self, rhs: Self) -> Self;
     unsafe fn add(self, rhs: Self) -> Self;
     unsafe fn sub(self, rhs: Self) -> Self;
+    /// `self·a + b`, lane-wise, rounded once (a fused multiply-add).
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self;
     /// `+1` for positive lanes, `-1` for negative ones, `+0` for `±0`, and
     /// the lane itself for NaN ([`sign`]).
     unsafe fn sign(self) -> Self;
@@ -160,7 +173,9 @@ pub trait Group: Copy {
     /// only: it reads nothing, cannot fault, and `ptr` may point anywhere.
     fn prefetch(ptr: *const Self::Elem);
     unsafe fn abs(self) -> Self;
-    unsafe fn square(self) -> Self;
+    /// `acc + self²`, lane-wise, rounded once (a fused multiply-add): how
+    /// the canonical order adds a square to its lane.
+    unsafe fn add_square_to(self, acc: Self) -> Self;
     unsafe fn mul(self, rhs: Self) -> Self;
     unsafe fn add(self, rhs: Self) -> Self;
     unsafe fn sub(self, rhs: Self) -> Self;
@@ -278,9 +293,13 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     }
 
     #[inline(always)]
-    unsafe fn square(self) -> Self {
-        // SAFETY: features: the caller.
-        unsafe { self.mul(self) }
+    unsafe fn add_square_to(self, acc: Self) -> Self {
+        let mut out = acc.0;
+        for (o, v) in out.iter_mut().zip(self.0) {
+            // SAFETY: features: the caller.
+            *o = unsafe { v.mul_add(v, *o) };
+        }
+        Self(out)
     }
 
     lanewise!(abs());

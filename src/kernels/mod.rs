@@ -8,8 +8,8 @@
 //! |---|---|---|
 //! | [`Tier::Scalar`] | `scalar.rs`: plain loops, the reference | nothing |
 //! | [`Tier::Portable`] | `portable.rs`: `wide` vectors, width fixed at compile time | nothing |
-//! | [`Tier::Avx`] | `x86_64.rs`: `__m256`, `#[target_feature(enable = "avx")]` | x86_64 with AVX |
-//! | [`Tier::Avx512`] | `x86_64.rs`: `__m512`, `#[target_feature(enable = "avx512f")]` | x86_64 with AVX-512F |
+//! | [`Tier::Avx`] | `x86_64/avx.rs`: `__m256`, `#[target_feature(enable = "avx,fma")]` | x86_64 with AVX and FMA |
+//! | [`Tier::Avx512`] | `x86_64/avx512.rs`: `__m512`, `#[target_feature(enable = "avx512f")]` | x86_64 with AVX-512F |
 //!
 //! The CPU is examined once, on the first call, and the answer is cached in
 //! an atomic (as `memchr` does; racing first calls compute and store the same
@@ -121,7 +121,8 @@ pub enum Tier {
     /// `wide` vectors, whose width is fixed when regnorm is compiled (SSE2 in
     /// a default x86_64 build, NEON on aarch64). Always available.
     Portable,
-    /// 256-bit AVX registers, selected at run time. x86_64 with AVX.
+    /// 256-bit AVX registers with FMA, selected at run time. x86_64 with AVX
+    /// and FMA (every x86_64 CPU since 2013: Haswell, Zen).
     Avx,
     /// 512-bit AVX-512F registers, selected at run time. x86_64 with AVX-512F.
     Avx512,
@@ -208,7 +209,11 @@ static DETECTED: AtomicU8 = AtomicU8::new(0);
 /// The tiers this build can run without asking the CPU.
 const fn compiled_bits() -> u8 {
     let mut bits = Tier::Scalar.bit() | Tier::Portable.bit();
-    if cfg!(all(target_arch = "x86_64", target_feature = "avx")) {
+    if cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "avx",
+        target_feature = "fma"
+    )) {
         bits |= Tier::Avx.bit();
     }
     if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
@@ -235,7 +240,8 @@ fn detect() -> u8 {
     let mut bits = compiled_bits() | DETECTED_FLAG;
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx") {
+        if std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("fma")
+        {
             bits |= Tier::Avx.bit();
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -265,7 +271,7 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx if tier.is_available() => {
-            // SAFETY: the CPU has AVX, checked just above.
+            // SAFETY: the CPU has AVX and FMA, checked just above.
             unsafe { x86_64::avx_run::<R, ABS, SQ>(rows, stream) }
         }
         // SAFETY: the portable tier uses only instructions of the build

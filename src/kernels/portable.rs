@@ -88,6 +88,22 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
+            unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+                // `wide` fuses only where the target has an instruction for
+                // it (x86 FMA, aarch64 NEON) and otherwise rounds twice;
+                // elsewhere each lane takes the exact software fma of std.
+                if cfg!(any(
+                    all(target_arch = "x86_64", target_feature = "fma"),
+                    all(target_arch = "aarch64", target_feature = "neon")
+                )) {
+                    <$vec>::mul_add(self, a, b)
+                } else {
+                    let (s, a, b) = (self.to_array(), a.to_array(), b.to_array());
+                    <$vec>::new(core::array::from_fn(|i| s[i].mul_add(a[i], b[i])))
+                }
+            }
+
+            #[inline(always)]
             unsafe fn sign(self) -> Self {
                 let signed_one = <$vec>::splat(1.0) | (self & <$vec>::splat(-0.0));
                 // `simd_ne` is true for NaN too; NaN lanes are replaced next.

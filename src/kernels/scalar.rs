@@ -24,7 +24,7 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Tot
             let v = rows.element(i);
             let lane = (i - block) % lanes;
             abs[lane] = abs[lane] + v.abs();
-            sq[lane] = sq[lane] + v * v;
+            sq[lane] = v.mul_add(v, sq[lane]);
             if R::COUNTS_ZEROS && v == Lane::<R::Elem>::ZERO {
                 total.zeros += 1;
             }

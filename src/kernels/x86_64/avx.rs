@@ -1,9 +1,10 @@
 //! [`Vector`] for the 256-bit AVX registers `__m256` (8 × f32) and
 //! `__m256d` (4 × f64).
 //!
-//! Every method runs AVX instructions: callers guarantee the CPU has AVX
-//! (the trait's contract), and the methods are only executed inlined into
-//! the `#[target_feature(enable = "avx")]` entry point.
+//! Every method runs AVX instructions (and FMA for `mul_add`): callers
+//! guarantee the CPU has both (the trait's contract), and the methods are
+//! only executed inlined into the `#[target_feature(enable = "avx,fma")]`
+//! entry point.
 
 use core::arch::x86_64::*;
 
@@ -113,6 +114,12 @@ impl Vector for __m256 {
         unsafe { _mm256_sub_ps(self, rhs) }
     }
     #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        // SAFETY: FMA, which this tier requires with AVX (caller); one
+        // rounding.
+        unsafe { _mm256_fmadd_ps(self, a, b) }
+    }
+    #[inline(always)]
     unsafe fn sign(self) -> Self {
         // SAFETY: AVX (caller).
         unsafe {
@@ -220,6 +227,12 @@ impl Vector for __m256d {
     unsafe fn sub(self, rhs: Self) -> Self {
         // SAFETY: AVX (caller).
         unsafe { _mm256_sub_pd(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        // SAFETY: FMA, which this tier requires with AVX (caller); one
+        // rounding.
+        unsafe { _mm256_fmadd_pd(self, a, b) }
     }
     #[inline(always)]
     unsafe fn sign(self) -> Self {

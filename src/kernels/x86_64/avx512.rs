@@ -125,6 +125,11 @@ impl Vector for __m512 {
         unsafe { _mm512_sub_ps(self, rhs) }
     }
     #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        // SAFETY: AVX-512F, whose fused multiply-add is one rounding (caller).
+        unsafe { _mm512_fmadd_ps(self, a, b) }
+    }
+    #[inline(always)]
     unsafe fn sign(self) -> Self {
         // SAFETY: AVX-512F (caller).
         unsafe {
@@ -224,6 +229,11 @@ impl Vector for __m512d {
     unsafe fn sub(self, rhs: Self) -> Self {
         // SAFETY: AVX-512F (caller).
         unsafe { _mm512_sub_pd(self, rhs) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        // SAFETY: AVX-512F, whose fused multiply-add is one rounding (caller).
+        unsafe { _mm512_fmadd_pd(self, a, b) }
     }
     #[inline(always)]
     unsafe fn sign(self) -> Self {

@@ -26,16 +26,16 @@ pub(crate) type Avx512F32 = Lanes<__m512, 4>;
 /// The 32 `f64` lanes as four `__m512d`.
 pub(crate) type Avx512F64 = Lanes<__m512d, 4>;
 
-/// The kernel body compiled for AVX.
+/// The kernel body compiled for AVX and FMA.
 ///
 /// # Safety
-/// The CPU must support AVX.
-#[target_feature(enable = "avx")]
+/// The CPU must support AVX and FMA.
+#[target_feature(enable = "avx,fma")]
 pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
     rows: &mut R,
     stream: bool,
 ) -> Totals {
-    // SAFETY: AVX is enabled here and guaranteed by the caller.
+    // SAFETY: AVX and FMA are enabled here and guaranteed by the caller.
     unsafe {
         body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(rows, stream)
     }

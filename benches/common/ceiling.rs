@@ -1,0 +1,283 @@
+//! Speed-of-light kernels: what this machine can read and reduce, ignoring
+//! accuracy and order. regnorm is reported as a fraction of them.
+//!
+//! * One thread: eight independent accumulators (fused multiply-adds for the
+//!   squares) on AVX2+FMA or AVX-512, whichever is faster here.
+//! * Two threads: the caller reduces the first half while a second thread,
+//!   spinning between calls as OpenBLAS's threads do, reduces the other.
+//!   It spins only while a [`SpinPair`] is alive.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+/// An element type the ceilings reduce.
+pub trait CeilingFloat: Copy + Send + Sync + 'static {
+    /// The reduction with eight accumulators on `tier` (`Some(true)`:
+    /// AVX-512, `Some(false)`: AVX2+FMA), or `None` if the CPU lacks it.
+    fn reduce(x: &[Self], sq: bool, avx512: bool) -> Option<f64>;
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    macro_rules! eight_accumulators {
+        ($name:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $load:ident,
+         $add:ident, $fma:ident, $abs:expr, $hsum:expr) => {
+            /// # Safety
+            /// The CPU must have the target features.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn $name(x: &[$t], sq: bool) -> f64 {
+                let mut acc: [$v; 8] = [$zero(); 8];
+                let rows = x.len() / (8 * $w);
+                let p = x.as_ptr();
+                for r in 0..rows {
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        // SAFETY: r * 8w + (j + 1) * w <= rows * 8w <= len.
+                        let v = unsafe { $load(p.add(r * 8 * $w + j * $w)) };
+                        *a = if sq {
+                            $fma(v, v, *a)
+                        } else {
+                            $add(*a, $abs(v))
+                        };
+                    }
+                }
+                let mut t = $zero();
+                for a in acc {
+                    t = $add(t, a);
+                }
+                let tail = &x[rows * 8 * $w..];
+                let tail: f64 = tail
+                    .iter()
+                    .map(|&v| {
+                        if sq {
+                            f64::from(v) * f64::from(v)
+                        } else {
+                            f64::from(v).abs()
+                        }
+                    })
+                    .sum();
+                $hsum(t) + tail
+            }
+        };
+    }
+
+    fn abs_ps256(v: __m256) -> __m256 {
+        // SAFETY: AVX2 is enabled in every caller (inlined).
+        unsafe { _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff))) }
+    }
+    fn abs_pd256(v: __m256d) -> __m256d {
+        // SAFETY: as above.
+        unsafe { _mm256_and_pd(v, _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX))) }
+    }
+    fn hsum_ps256(v: __m256) -> f64 {
+        let mut l = [0f32; 8];
+        // SAFETY: AVX; `l` holds 8 values.
+        unsafe { _mm256_storeu_ps(l.as_mut_ptr(), v) };
+        l.iter().map(|&v| f64::from(v)).sum()
+    }
+    fn hsum_pd256(v: __m256d) -> f64 {
+        let mut l = [0f64; 4];
+        // SAFETY: AVX; `l` holds 4 values.
+        unsafe { _mm256_storeu_pd(l.as_mut_ptr(), v) };
+        l.iter().sum()
+    }
+    fn hsum_ps512(v: __m512) -> f64 {
+        let mut l = [0f32; 16];
+        // SAFETY: AVX-512F; `l` holds 16 values.
+        unsafe { _mm512_storeu_ps(l.as_mut_ptr(), v) };
+        l.iter().map(|&v| f64::from(v)).sum()
+    }
+    fn hsum_pd512(v: __m512d) -> f64 {
+        let mut l = [0f64; 8];
+        // SAFETY: AVX-512F; `l` holds 8 values.
+        unsafe { _mm512_storeu_pd(l.as_mut_ptr(), v) };
+        l.iter().sum()
+    }
+
+    eight_accumulators!(
+        f32_avx2,
+        "avx2,fma",
+        f32,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_add_ps,
+        _mm256_fmadd_ps,
+        abs_ps256,
+        hsum_ps256
+    );
+    eight_accumulators!(
+        f64_avx2,
+        "avx2,fma",
+        f64,
+        __m256d,
+        4,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_add_pd,
+        _mm256_fmadd_pd,
+        abs_pd256,
+        hsum_pd256
+    );
+    eight_accumulators!(
+        f32_avx512,
+        "avx512f",
+        f32,
+        __m512,
+        16,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_add_ps,
+        _mm512_fmadd_ps,
+        _mm512_abs_ps,
+        hsum_ps512
+    );
+    eight_accumulators!(
+        f64_avx512,
+        "avx512f",
+        f64,
+        __m512d,
+        8,
+        _mm512_setzero_pd,
+        _mm512_loadu_pd,
+        _mm512_add_pd,
+        _mm512_fmadd_pd,
+        _mm512_abs_pd,
+        hsum_pd512
+    );
+}
+
+fn has(avx512: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx512 {
+            std::arch::is_x86_feature_detected!("avx512f")
+        } else {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = avx512;
+        false
+    }
+}
+
+impl CeilingFloat for f32 {
+    fn reduce(x: &[f32], sq: bool, avx512: bool) -> Option<f64> {
+        if !has(avx512) {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the features, checked just above.
+        unsafe {
+            Some(if avx512 {
+                x86::f32_avx512(x, sq)
+            } else {
+                x86::f32_avx2(x, sq)
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+}
+
+impl CeilingFloat for f64 {
+    fn reduce(x: &[f64], sq: bool, avx512: bool) -> Option<f64> {
+        if !has(avx512) {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the features, checked just above.
+        unsafe {
+            Some(if avx512 {
+                x86::f64_avx512(x, sq)
+            } else {
+                x86::f64_avx2(x, sq)
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+}
+
+/// The tiers of the one-thread ceiling this CPU has: `false` AVX2+FMA,
+/// `true` AVX-512.
+pub fn ceiling_tiers() -> Vec<bool> {
+    [false, true].into_iter().filter(|&t| has(t)).collect()
+}
+
+/// The two-thread ceiling: a second thread spins waiting for work.
+pub struct SpinPair {
+    shared: Arc<Shared>,
+    generation: u64,
+    handle: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    go: AtomicU64,
+    done: AtomicU64,
+    ptr: AtomicUsize,
+    len: AtomicUsize,
+    result: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl SpinPair {
+    /// Starts the spinning worker for element type `T`.
+    pub fn new<T: CeilingFloat>(sq: bool, avx512: bool) -> SpinPair {
+        let shared = Arc::new(Shared::default());
+        let s = shared.clone();
+        let handle = std::thread::spawn(move || {
+            let mut seen = 0;
+            while !s.stop.load(Ordering::Acquire) {
+                let g = s.go.load(Ordering::Acquire);
+                if g == seen {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                seen = g;
+                let (p, n) = (s.ptr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed));
+                // SAFETY: `run` published a live slice and waits for `done`.
+                let x = unsafe { std::slice::from_raw_parts(p as *const T, n) };
+                let r = T::reduce(x, sq, avx512).unwrap_or(0.0);
+                s.result.store(r.to_bits(), Ordering::Relaxed);
+                s.done.store(g, Ordering::Release);
+            }
+        });
+        SpinPair {
+            shared,
+            generation: 0,
+            handle: Some(handle),
+        }
+    }
+
+    /// Reduces `x`: the first half here, the second on the spinning thread.
+    pub fn run<T: CeilingFloat>(&mut self, x: &[T], sq: bool, avx512: bool) -> f64 {
+        let (a, b) = x.split_at((x.len() / 2) & !127);
+        let s = &self.shared;
+        s.ptr.store(b.as_ptr() as usize, Ordering::Relaxed);
+        s.len.store(b.len(), Ordering::Relaxed);
+        self.generation += 1;
+        s.go.store(self.generation, Ordering::Release);
+        let ra = T::reduce(a, sq, avx512).unwrap_or(0.0);
+        while s.done.load(Ordering::Acquire) != self.generation {
+            std::hint::spin_loop();
+        }
+        ra + f64::from_bits(s.result.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for SpinPair {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
