@@ -9,6 +9,7 @@
 //! ```sh
 //! cargo run --release --example speed_of_light            # about a minute
 //! cargo run --release --example speed_of_light -- quick   # fewer rounds
+//! cargo run --release --example speed_of_light -- "f32 sum" ResNet idle  # only these cases
 //! ```
 //!
 //! Run it alone: on 2 cores a second busy process ruins every figure.
@@ -19,24 +20,17 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::ceiling::{CeilingFloat, SpinPair, ceiling_tiers};
+use common::ceiling::{CeilingFloat, Op, SpinPair, ceiling_tiers};
 use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer};
 
-/// Seconds per call: the median over `samples` batches of back-to-back calls.
-fn per_call(bytes: usize, samples: usize, mut f: impl FnMut()) -> Vec<f64> {
-    let reps = (64_000_000 / bytes.max(1)).clamp(3, 50_000);
-    for _ in 0..reps.min(50) {
+/// Seconds per call over one batch of back-to-back calls (about 2 ms).
+fn batch(bytes: usize, mut f: impl FnMut()) -> f64 {
+    let reps = (32_000_000 / bytes.max(1)).clamp(5, 20_000);
+    let t = Instant::now();
+    for _ in 0..reps {
         f();
     }
-    (0..samples)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect()
+    t.elapsed().as_secs_f64() / reps as f64
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -44,54 +38,66 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Median GB/s of regnorm from the main thread and from a pool worker, of
+/// the one-thread ceiling (the faster tier) and of the two-thread one, and
+/// the medians of the per-round ratios: each round times a batch of each,
+/// back to back, so a slow spell of this shared machine hits all four.
 struct Speeds {
     main: f64,
     worker: f64,
     one: f64,
     two: f64,
+    /// Median of the rounds' main / one-thread, worker / one-thread,
+    /// main / two-thread, worker / two-thread.
+    ratios: [f64; 4],
 }
 
-/// GB/s of `ours` from the main thread and from a pool worker, and of the
-/// ceilings, over `x`, in interleaved rounds.
 fn speeds<T: CeilingFloat>(
     x: &[T],
-    sq: bool,
+    op: Op,
     rounds: usize,
     pool: &rayon::ThreadPool,
     ours: &(dyn Fn() -> f64 + Sync),
 ) -> Speeds {
     let bytes = size_of_val(x);
-    let (mut m, mut w, mut one, mut two) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..rounds {
-        m.extend(per_call(bytes, 5, || _ = black_box(ours())));
-        w.extend(pool.install(|| per_call(bytes, 5, || _ = black_box(ours()))));
-        std::thread::sleep(Duration::from_millis(2));
-        for &avx512 in &ceiling_tiers() {
-            one.push((
-                avx512,
-                median(per_call(bytes, 5, || {
-                    _ = black_box(T::reduce(black_box(x), sq, avx512))
-                })),
-            ));
-        }
-        let avx512 = *ceiling_tiers().last().unwrap();
-        let mut pair = SpinPair::new::<T>(sq, avx512);
-        two.extend(per_call(bytes, 5, || {
-            _ = black_box(pair.run(black_box(x), sq, avx512))
-        }));
-        drop(pair);
-        std::thread::sleep(Duration::from_millis(2));
+    let tiers = ceiling_tiers();
+    let best = *tiers.last().unwrap();
+    // Warm up every path once.
+    for _ in 0..3 {
+        black_box(ours());
+        pool.install(|| black_box(ours()));
     }
-    let best_one = ceiling_tiers()
-        .into_iter()
-        .map(|t| median(one.iter().filter(|o| o.0 == t).map(|o| o.1).collect()))
-        .fold(f64::INFINITY, f64::min);
-    let gb = bytes as f64 / 1e9;
+    let mut rows: Vec<[f64; 4]> = Vec::new();
+    for _ in 0..rounds {
+        // Back-to-back calls: one untimed call first wakes regnorm's helper.
+        black_box(ours());
+        let main = batch(bytes, || _ = black_box(ours()));
+        let worker = pool.install(|| {
+            black_box(ours());
+            batch(bytes, || _ = black_box(ours()))
+        });
+        // regnorm's helper parks 300 µs after its last job: let it, so that
+        // it takes no core from the ceilings.
+        std::thread::sleep(Duration::from_millis(1));
+        let one = tiers
+            .iter()
+            .map(|&t| batch(bytes, || _ = black_box(T::reduce(black_box(x), op, t))))
+            .fold(f64::INFINITY, f64::min);
+        // The spinning worker lives only while the two-thread ceiling runs.
+        let mut pair = SpinPair::new::<T>(op, best);
+        pair.run(x, op, best);
+        let two = batch(bytes, || _ = black_box(pair.run(black_box(x), op, best)));
+        drop(pair);
+        rows.push([main, worker, one, two]);
+    }
+    let gbs = |k: usize| bytes as f64 / 1e9 / median(rows.iter().map(|r| r[k]).collect());
+    let ratio = |a: usize, b: usize| median(rows.iter().map(|r| r[b] / r[a]).collect());
     Speeds {
-        main: gb / median(m),
-        worker: gb / median(w),
-        one: gb / best_one,
-        two: gb / median(two),
+        main: gbs(0),
+        worker: gbs(1),
+        one: gbs(2),
+        two: gbs(3),
+        ratios: [ratio(0, 2), ratio(1, 2), ratio(0, 3), ratio(1, 3)],
     }
 }
 
@@ -107,18 +113,64 @@ fn aligned<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &[T] {
     &store[skip..skip + n]
 }
 
-fn report(what: &str, s: &Speeds, two_threads: bool) -> (f64, f64) {
-    let ceiling = if two_threads { s.two } else { s.one };
-    let (rm, rw) = (s.main / ceiling, s.worker / ceiling);
+/// Whether the command line asks for the case `what` (every case if it
+/// names none; otherwise those containing one of its words).
+fn wanted(what: &str) -> bool {
+    let words: Vec<String> = std::env::args().skip(1).filter(|a| a != "quick").collect();
+    words.is_empty() || words.iter().any(|w| what.contains(w.as_str()))
+}
+
+/// Measures and prints the case `what` if it is wanted.
+fn case(what: &str, two_threads: bool, measure: impl FnOnce() -> Speeds) {
+    if wanted(what) {
+        report(what, &measure(), two_threads);
+    }
+}
+
+fn report(what: &str, s: &Speeds, two_threads: bool) {
+    let r = if two_threads {
+        &s.ratios[2..]
+    } else {
+        &s.ratios[..2]
+    };
     println!(
-        "| {what} | {:.1} / {:.1} | 1T {:.1} · 2T {:.1} | {} | {rm:.2} / {rw:.2} |",
+        "| {what} | {:.1} / {:.1} | 1T {:.1} · 2T {:.1} | {} | {:.2} / {:.2} |",
         s.main,
         s.worker,
         s.one,
         s.two,
-        if two_threads { "2T" } else { "1T" }
+        if two_threads { "2T" } else { "1T" },
+        r[0],
+        r[1]
     );
-    (rm, rw)
+}
+
+/// Σ|x|, Σx² (and both in one pass, at cache sizes) at each size.
+fn kernels<T: CeilingFloat + Element + From<f32>>(
+    name: &str,
+    sizes: &[usize],
+    rounds: usize,
+    pool: &rayon::ThreadPool,
+) {
+    let mut store = Vec::new();
+    for &n in sizes {
+        let x = aligned::<T>(n, &mut store);
+        let two_threads = size_of_val(x) >= 1 << 20;
+        case(&format!("{name} sum_abs, {n}"), two_threads, || {
+            speeds(x, Op::Abs, rounds, pool, &|| regnorm::sum_abs(black_box(x)))
+        });
+        case(&format!("{name} sum_sq, {n}"), two_threads, || {
+            speeds(x, Op::Sq, rounds, pool, &|| regnorm::sum_sq(black_box(x)))
+        });
+        if !two_threads {
+            // Both sums in one pass, against a ceiling that computes both.
+            case(&format!("{name} sums, {n}"), two_threads, || {
+                speeds(x, Op::Both, rounds, pool, &|| {
+                    regnorm::sums(black_box(x)).sq
+                })
+            });
+        }
+    }
 }
 
 fn cpu_seconds() -> f64 {
@@ -144,47 +196,24 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "quick");
-    let rounds = if quick { 2 } else { 3 };
+    let rounds = if quick { 15 } else { 41 };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
     println!("regnorm vs the speed of light on this machine (GB/s of input, medians)\n");
-    println!("| case | regnorm main / worker | ceilings | vs | ratio main / worker |");
+    println!(
+        "| case | regnorm main / worker | ceilings | vs | ratio main / worker (median of rounds) |"
+    );
     println!("|---|---:|---:|---|---:|");
-    let (mut f32s, mut f64s) = (Vec::new(), Vec::new());
-    for n in [1_000usize, 16_384, 262_144, 1 << 20, 1 << 22] {
-        let x = aligned::<f32>(n, &mut f32s);
-        for (op, sq) in [("sum_abs", false), ("sum_sq", true)] {
-            let f = |x: &[f32]| {
-                if sq {
-                    regnorm::sum_sq(x)
-                } else {
-                    regnorm::sum_abs(x)
-                }
-            };
-            let s = speeds(x, sq, rounds, &pool, &|| f(black_box(x)));
-            report(&format!("f32 {op}, {n}"), &s, n * 4 >= 1 << 20);
-        }
-        if n == 16_384 {
-            let s = speeds(x, true, rounds, &pool, &|| regnorm::sums(black_box(x)).sq);
-            report(&format!("f32 sums, {n}"), &s, false);
-        }
-    }
-    for n in [1_000usize, 16_384, 262_144] {
-        let x = aligned::<f64>(n, &mut f64s);
-        for (op, sq) in [("sum_abs", false), ("sum_sq", true)] {
-            let f = |x: &[f64]| {
-                if sq {
-                    regnorm::sum_sq(x)
-                } else {
-                    regnorm::sum_abs(x)
-                }
-            };
-            let s = speeds(x, sq, rounds, &pool, &|| f(black_box(x)));
-            report(&format!("f64 {op}, {n}"), &s, n * 8 >= 1 << 20);
-        }
-    }
+    let mut f32s = Vec::new();
+    kernels::<f32>(
+        "f32",
+        &[1_000, 16_384, 262_144, 1 << 20, 1 << 22],
+        rounds,
+        &pool,
+    );
+    kernels::<f64>("f64", &[1_000, 16_384, 262_144], rounds, &pool);
     // Whole models: against the two-thread ceiling over a flat buffer of the
     // same number of values.
     let l1 = L1::new(1e-4).unwrap();
@@ -194,30 +223,36 @@ fn main() {
         ("ResNet-18", common::resnet18()),
         ("GPT-2 small", common::gpt2_small()),
     ] {
-        if quick && name == "GPT-2 small" {
+        if (quick && name == "GPT-2 small") || !wanted(name) {
             continue;
         }
         let mut model = common::tensors(&shapes, 3);
         let total: usize = shapes.iter().sum();
         let flat = aligned::<f32>(total, &mut f32s);
-        let s = speeds(flat, false, rounds, &pool, &|| {
-            l1.penalty_model(black_box(&model))
+        case(&format!("{name} L1 penalty_model"), true, || {
+            speeds(flat, Op::Abs, rounds, &pool, &|| {
+                l1.penalty_model(black_box(&model))
+            })
         });
-        report(&format!("{name} L1 penalty_model"), &s, true);
-        let s = speeds(flat, true, rounds, &pool, &|| {
-            l2.penalty_model(black_box(&model))
+        case(&format!("{name} L2 penalty_model"), true, || {
+            speeds(flat, Op::Sq, rounds, &pool, &|| {
+                l2.penalty_model(black_box(&model))
+            })
         });
-        report(&format!("{name} L2 penalty_model"), &s, true);
         // A norm below max_norm: clipping reads the gradients once, writes nothing.
-        let model_ref = std::sync::Mutex::new(&mut model);
-        let s = speeds(flat, true, rounds, &pool, &|| {
-            clip.clip_model(&mut **model_ref.lock().unwrap()).unwrap()
-        });
-        report(
+        let model = std::sync::Mutex::new(&mut model);
+        case(
             &format!("{name} clip_model (norm, below max_norm)"),
-            &s,
             true,
+            || {
+                speeds(flat, Op::Sq, rounds, &pool, &|| {
+                    clip.clip_model(&mut **model.lock().unwrap()).unwrap()
+                })
+            },
         );
+    }
+    if !wanted("idle") {
+        return;
     }
     let x = aligned::<f32>(1 << 22, &mut f32s);
     for _ in 0..500 {

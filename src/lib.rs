@@ -7,17 +7,17 @@
 //! (64 for `f32`, 32 for `f64`), the sum of the terms `tᵢ` of a slice (`|xᵢ|`,
 //! or `xᵢ²`) is:
 //!
-//! 1. **Blocks.** The slice is cut from its start into blocks of `32·L`
-//!    elements (2,048 `f32`, 1,024 `f64`: 8 KiB); the last may be shorter.
+//! 1. **Blocks.** The slice is cut from its start into blocks of `64·L`
+//!    elements (4,096 `f32`, 2,048 `f64`: 16 KiB); the last may be shorter.
 //! 2. **Lanes.** In a block, term `i` is added to lane `i mod L`, in order, in
 //!    the element type, from `+0.0`; a square is added by a fused
 //!    multiply-add, `lane ← fma(xᵢ, xᵢ, lane)`, rounded once. A lane adds at
-//!    most 32 terms. Missing
+//!    most 64 terms. Missing
 //!    terms of the last block count as `+0.0`, which changes no lane.
 //! 3. **Fold.** The lanes are widened to `f64` and folded by a fixed tree:
 //!    for `w = L/2, L/4, …, 1`, lane `i` += lane `i + w` for every `i < w`.
 //! 4. **Super-chunks.** Blocks are grouped from the start into super-chunks of
-//!    8 blocks (64 KiB); a super-chunk's total is the `f64` sum of its block
+//!    4 blocks (64 KiB); a super-chunk's total is the `f64` sum of its block
 //!    totals in order.
 //! 5. **Tree.** A run of `c > 1` super-chunks is split into its first `⌈c/2⌉`
 //!    and the rest, and its total is left + right in `f64`. Threads take
@@ -27,9 +27,10 @@
 //!    tensors' sums, in order. A penalty is then `λ × sum` (ElasticNet:
 //!    `λ·(r·Σ|w| + (1 − r)/2·Σw²)`), one more `f64` rounding each.
 //!
-//! **Why these numbers** (chosen in the speed issue, 2026-11-27; the order
-//! before it had 32/16 lanes, 64 rows and 256 KiB super-chunks, so every
-//! result's last bits changed once then). `L` registers' worth of lanes are
+//! **Why these numbers** (chosen in the speed issue, 2026-11-27, measured on
+//! an Intel Xeon with `cargo run --release --example speed_of_light`; the
+//! order before it had 32/16 lanes, a separate multiply and add for squares
+//! and 256 KiB super-chunks, so every result's last bits changed once then). `L` registers' worth of lanes are
 //! the independent addition chains a core runs: 64 `f32` lanes are four
 //! AVX-512 or eight AVX registers per sum, enough to cover a 4-cycle add
 //! latency (Intel Xeon) at one vector per cycle, the rate a 512-bit load
@@ -41,27 +42,29 @@
 //! ceiling) and of the fused `Σ|w|` + `Σw²` pass. Every x86_64 CPU since
 //! 2013 and every aarch64 CPU has the instruction; the AVX tier requires
 //! it, and the portable tier uses std's exact software `mul_add` where the
-//! build target has none (slow, but the same bits). 32 rows keep a block at 8 KiB and a lane's run
-//! in the element type at 32 terms, which halves the bound below; 64 KiB
-//! super-chunks let two threads split inputs from 128 KiB on, and shard a
-//! tensor at a finer grain.
+//! build target has none (slow, but the same bits). 64 rows per block
+//! spend the per-block fold (eight `f32`→`f64` conversions per sum) over
+//! 16 KiB: 32 rows measured 0.66-0.72 of the ceiling for the fused `sums`
+//! pass at 16 Ki `f32`, 64 rows 0.83-0.85, and the error bound stays what it
+//! was. 64 KiB super-chunks let two threads split inputs from 128 KiB on,
+//! and shard a tensor at a finer grain.
 //!
 //! # Error bound
 //!
-//! Every term is non-negative and passes through at most 32 roundings in the
+//! Every term is non-negative and passes through at most 64 roundings in the
 //! lane type (the fused multiply-add or addition that brings it into its
-//! lane, then up to 31 more) and at most
-//! `d = log2 L + 7 + ⌈log2 c⌉` additions in `f64`. So, with `u` the lane
+//! lane, then up to 63 more) and at most
+//! `d = log2 L + 3 + ⌈log2 c⌉` additions in `f64`. So, with `u` the lane
 //! type's unit roundoff (2⁻²⁴ for `f32`, 2⁻⁵³ for `f64`), `γₙ = n·u/(1 − n·u)`
 //! and `γ'` the same for `f64`, the computed sum `ŝ` of the exact sum `s`
 //! satisfies
 //!
 //! ```text
-//! |ŝ − s| ≤ ((1 + γ₃₂)(1 + γ'_d) − 1) · s
+//! |ŝ − s| ≤ ((1 + γ₆₄)(1 + γ'_d) − 1) · s
 //! ```
 //!
-//! which [`relative_error_bound`] evaluates: `1.91e-6` for `f32` and
-//! `6.77e-15` for `f64` (2³⁰ elements). This is a worst case; on random data
+//! which [`relative_error_bound`] evaluates: `3.82e-6` for `f32` and
+//! `9.89e-15` for `f64` (2³⁰ elements). This is a worst case; on random data
 //! the rounding errors cancel and the observed error is far smaller (see the
 //! README's accuracy figures). Two exceptions, both documented behaviour:
 //! a square that underflows adds an absolute error of at most half the
@@ -77,7 +80,7 @@
 //!   when a square, or a lane's running sum, overflows the element type
 //!   (for `f32`: `x²` for `|x| > 1.8e19`, or a lane past `f32::MAX ≈ 3.4e38`),
 //!   or when the `f64` total overflows. A lane never exceeds the total, so an
-//!   exact total below `f32::MAX / (1 + γ₃₂)` is always returned finite and
+//!   exact total below `f32::MAX / (1 + γ₆₄)` is always returned finite and
 //!   within the bound; a larger one may be `+Inf`, or finite (when spread
 //!   over lanes, e.g. 64 values of 3e38 give 1.9e40). The same holds for
 //!   `f64` at `f64::MAX`.

@@ -5,18 +5,18 @@
 //! lane with one rounding) of a slice
 //! `x` is, by definition:
 //!
-//! 1. **Blocks.** `x` is cut from its start into blocks of `32 × L` elements
-//!    (2,048 `f32`, 1,024 `f64`: 8 KiB each); the last may be shorter.
+//! 1. **Blocks.** `x` is cut from its start into blocks of `64 × L` elements
+//!    (4,096 `f32`, 2,048 `f64`: 16 KiB each); the last may be shorter.
 //! 2. **Lanes.** Inside a block, term `i` is added to lane `i mod L`, in
 //!    order, in the element type, starting from `+0.0` (a square as
 //!    `fma(x, x, lane)`). A lane thus adds at
-//!    most 32 terms. Missing terms of the last block count as `+0.0`, which
+//!    most 64 terms. Missing terms of the last block count as `+0.0`, which
 //!    changes no lane.
 //! 3. **Fold.** The `L` lanes are widened to `f64` and folded by a fixed
 //!    tree: with `w = L/2, L/4, …, 1`, lane `i` += lane `i + w` for `i < w`.
 //!    Lane 0 is the block total.
 //! 4. **Super-chunks.** Blocks are grouped from the start into super-chunks
-//!    of 8 blocks (16 Ki `f32`, 8 Ki `f64`: 64 KiB). A super-chunk's total
+//!    of 4 blocks (16 Ki `f32`, 8 Ki `f64`: 64 KiB). A super-chunk's total
 //!    is the `f64` sum of its block totals, in order.
 //! 5. **Tree.** A run of `c > 1` super-chunks is split into the first
 //!    `⌈c/2⌉` and the rest; its total is the left total plus the right total,
@@ -37,7 +37,7 @@ use crate::kernels::{self, Sums, Tier, Totals};
 use crate::parallel::Par;
 
 /// Blocks in one super-chunk.
-pub(crate) const BLOCKS_PER_SUPER: usize = 8;
+pub(crate) const BLOCKS_PER_SUPER: usize = 4;
 
 /// Elements in one super-chunk of `T`.
 pub(crate) const fn super_len<T: Element>() -> usize {
@@ -181,9 +181,9 @@ fn canonical_nan(t: Totals) -> Totals {
 /// A bound on the relative error of `sum_abs`/`sum_sq` of `len` elements of
 /// `T`, from the canonical order; see [`crate::relative_error_bound`].
 ///
-/// Each term passes through at most 32 roundings in the lane type (the
-/// square and 31 additions; the first addition to `+0.0` is exact), then at
-/// most `d = log2 L + 7 + ⌈log2 c⌉` additions in `f64` (fold tree, block
+/// Each term passes through at most 64 roundings in the lane type (the
+/// fused multiply-add or addition that brings it in, then 63 more), then at
+/// most `d = log2 L + 3 + ⌈log2 c⌉` additions in `f64` (fold tree, block
 /// totals of a super-chunk, the tree over `c` super-chunks). All partial
 /// sums are sums of non-negative terms, so `|ŝ − s| ≤ ((1 + γ₆₄)(1 + γ'_d) − 1)·s`
 /// with `γₙ = n·u / (1 − n·u)`, `u` the lane type's unit roundoff and `γ'`

@@ -1,8 +1,8 @@
 //! Speed-of-light kernels: what this machine can read and reduce, ignoring
 //! accuracy and order. regnorm is reported as a fraction of them.
 //!
-//! * One thread: eight independent accumulators (fused multiply-adds for the
-//!   squares) on AVX2+FMA or AVX-512, whichever is faster here.
+//! * One thread: eight independent accumulators per sum (fused multiply-adds
+//!   for the squares) on AVX2+FMA or AVX-512, whichever is faster here.
 //! * Two threads: the caller reduces the first half while a second thread,
 //!   spinning between calls as OpenBLAS's threads do, reduces the other.
 //!   It spins only while a [`SpinPair`] is alive.
@@ -11,11 +11,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
+/// What a ceiling reduces: Σ|x|, Σx², or both in one pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Abs,
+    Sq,
+    Both,
+}
+
 /// An element type the ceilings reduce.
 pub trait CeilingFloat: Copy + Send + Sync + 'static {
     /// The reduction with eight accumulators on `tier` (`Some(true)`:
     /// AVX-512, `Some(false)`: AVX2+FMA), or `None` if the CPU lacks it.
-    fn reduce(x: &[Self], sq: bool, avx512: bool) -> Option<f64>;
+    fn reduce(x: &[Self], op: Op, avx512: bool) -> Option<f64>;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -28,34 +36,33 @@ mod x86 {
             /// # Safety
             /// The CPU must have the target features.
             #[target_feature(enable = $feat)]
-            pub unsafe fn $name(x: &[$t], sq: bool) -> f64 {
+            pub unsafe fn $name(x: &[$t], op: super::Op) -> f64 {
+                let (abs, sq) = (op != super::Op::Sq, op != super::Op::Abs);
                 let mut acc: [$v; 8] = [$zero(); 8];
+                let mut acc_sq: [$v; 8] = [$zero(); 8];
                 let rows = x.len() / (8 * $w);
                 let p = x.as_ptr();
                 for r in 0..rows {
-                    for (j, a) in acc.iter_mut().enumerate() {
+                    for j in 0..8 {
                         // SAFETY: r * 8w + (j + 1) * w <= rows * 8w <= len.
                         let v = unsafe { $load(p.add(r * 8 * $w + j * $w)) };
-                        *a = if sq {
-                            $fma(v, v, *a)
-                        } else {
-                            $add(*a, $abs(v))
-                        };
+                        if abs {
+                            acc[j] = $add(acc[j], $abs(v));
+                        }
+                        if sq {
+                            acc_sq[j] = $fma(v, v, acc_sq[j]);
+                        }
                     }
                 }
                 let mut t = $zero();
-                for a in acc {
-                    t = $add(t, a);
+                for (a, s) in acc.into_iter().zip(acc_sq) {
+                    t = $add(t, $add(a, s));
                 }
-                let tail = &x[rows * 8 * $w..];
-                let tail: f64 = tail
+                let tail: f64 = x[rows * 8 * $w..]
                     .iter()
                     .map(|&v| {
-                        if sq {
-                            f64::from(v) * f64::from(v)
-                        } else {
-                            f64::from(v).abs()
-                        }
+                        let v = f64::from(v);
+                        (if abs { v.abs() } else { 0.0 }) + if sq { v * v } else { 0.0 }
                     })
                     .sum();
                 $hsum(t) + tail
@@ -168,7 +175,7 @@ fn has(avx512: bool) -> bool {
 }
 
 impl CeilingFloat for f32 {
-    fn reduce(x: &[f32], sq: bool, avx512: bool) -> Option<f64> {
+    fn reduce(x: &[f32], op: Op, avx512: bool) -> Option<f64> {
         if !has(avx512) {
             return None;
         }
@@ -176,9 +183,9 @@ impl CeilingFloat for f32 {
         // SAFETY: the CPU has the features, checked just above.
         unsafe {
             Some(if avx512 {
-                x86::f32_avx512(x, sq)
+                x86::f32_avx512(x, op)
             } else {
-                x86::f32_avx2(x, sq)
+                x86::f32_avx2(x, op)
             })
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -187,7 +194,7 @@ impl CeilingFloat for f32 {
 }
 
 impl CeilingFloat for f64 {
-    fn reduce(x: &[f64], sq: bool, avx512: bool) -> Option<f64> {
+    fn reduce(x: &[f64], op: Op, avx512: bool) -> Option<f64> {
         if !has(avx512) {
             return None;
         }
@@ -195,9 +202,9 @@ impl CeilingFloat for f64 {
         // SAFETY: the CPU has the features, checked just above.
         unsafe {
             Some(if avx512 {
-                x86::f64_avx512(x, sq)
+                x86::f64_avx512(x, op)
             } else {
-                x86::f64_avx2(x, sq)
+                x86::f64_avx2(x, op)
             })
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -230,7 +237,7 @@ struct Shared {
 
 impl SpinPair {
     /// Starts the spinning worker for element type `T`.
-    pub fn new<T: CeilingFloat>(sq: bool, avx512: bool) -> SpinPair {
+    pub fn new<T: CeilingFloat>(op: Op, avx512: bool) -> SpinPair {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let handle = std::thread::spawn(move || {
@@ -245,7 +252,7 @@ impl SpinPair {
                 let (p, n) = (s.ptr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed));
                 // SAFETY: `run` published a live slice and waits for `done`.
                 let x = unsafe { std::slice::from_raw_parts(p as *const T, n) };
-                let r = T::reduce(x, sq, avx512).unwrap_or(0.0);
+                let r = T::reduce(x, op, avx512).unwrap_or(0.0);
                 s.result.store(r.to_bits(), Ordering::Relaxed);
                 s.done.store(g, Ordering::Release);
             }
@@ -258,14 +265,14 @@ impl SpinPair {
     }
 
     /// Reduces `x`: the first half here, the second on the spinning thread.
-    pub fn run<T: CeilingFloat>(&mut self, x: &[T], sq: bool, avx512: bool) -> f64 {
+    pub fn run<T: CeilingFloat>(&mut self, x: &[T], op: Op, avx512: bool) -> f64 {
         let (a, b) = x.split_at((x.len() / 2) & !127);
         let s = &self.shared;
         s.ptr.store(b.as_ptr() as usize, Ordering::Relaxed);
         s.len.store(b.len(), Ordering::Relaxed);
         self.generation += 1;
         s.go.store(self.generation, Ordering::Release);
-        let ra = T::reduce(a, sq, avx512).unwrap_or(0.0);
+        let ra = T::reduce(a, op, avx512).unwrap_or(0.0);
         while s.done.load(Ordering::Acquire) != self.generation {
             std::hint::spin_loop();
         }

@@ -26,7 +26,7 @@ use crate::element::sealed::Sealed;
 
 /// Rows of `L` lanes in one block: every lane adds at most this many terms
 /// in the lane type before its total moves to `f64`.
-pub(crate) const ROWS: usize = 32;
+pub(crate) const ROWS: usize = 64;
 
 /// How far ahead of the row being read the body asks for data, in
 /// elements: far enough to hide the latency of the last-level cache and of
