@@ -153,11 +153,15 @@ fn tree<R: Rows, const ABS: bool, const SQ: bool>(
 ) -> Totals {
     let chunk = super_len::<R::Elem>();
     let chunks = rows.len().div_ceil(chunk);
-    if chunks <= 1 {
-        let mut rows = rows;
-        return kernels::run::<R, ABS, SQ>(tier, &mut rows, stream);
-    }
     let bytes = rows.bytes();
+    if chunks <= LEAF_CHUNKS && !par.splits(bytes) {
+        // One kernel call for the whole subtree; the tree over its
+        // super-chunks' totals is then the same as recursing.
+        let mut out = [Totals::ZERO; LEAF_CHUNKS];
+        let mut rows = rows;
+        kernels::run::<R, ABS, SQ>(tier, &mut rows, stream, chunk, &mut out[..chunks]);
+        return over_chunks(&out[..chunks]);
+    }
     let (left, right) = rows.split_at(chunks.div_ceil(2) * chunk);
     let (l, r) = par.join(
         bytes,
@@ -165,6 +169,21 @@ fn tree<R: Rows, const ABS: bool, const SQ: bool>(
         |par| tree::<R, ABS, SQ>(right, tier, par, stream),
     );
     l + r
+}
+
+/// The most super-chunks (4 MiB) one kernel call reduces.
+const LEAF_CHUNKS: usize = 64;
+
+/// Step 5 over super-chunk totals: the first `⌈c/2⌉` plus the rest.
+fn over_chunks(t: &[Totals]) -> Totals {
+    match t.len() {
+        0 => Totals::ZERO,
+        1 => t[0],
+        c => {
+            let (a, b) = t.split_at(c.div_ceil(2));
+            over_chunks(a) + over_chunks(b)
+        }
+    }
 }
 
 fn canonical_nan(t: Totals) -> Totals {

@@ -54,7 +54,10 @@ pub(crate) const fn block_len<T: Sealed>() -> usize {
 }
 
 /// Runs `rows` and reduces what it returns: Σ|v| if `ABS`, Σv² if `SQ`, and
-/// the zeros if the pass counts them; the sums not asked for are `0`.
+/// the zeros if the pass counts them; the sums not asked for are `0`. The
+/// totals of each run of `chunk` elements (a multiple of the block length:
+/// the super-chunks) go to `out`, in order; `out` holds exactly one per
+/// chunk.
 /// `stream` asks for software prefetch (see [`STREAM_BYTES`]): speed only.
 ///
 /// # Safety
@@ -63,8 +66,9 @@ pub(crate) const fn block_len<T: Sealed>() -> usize {
 pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     rows: &mut R,
     stream: bool,
-) -> Totals
-where
+    chunk: usize,
+    out: &mut [Totals],
+) where
     G: Group,
     R: Rows<Elem = G::Elem>,
 {
@@ -73,7 +77,8 @@ where
     // the group's size in bytes.
     let m = (rows.frame() % G::ALIGN) / size_of::<G::Elem>();
     debug_assert!(m < lanes);
-    let mut total = Totals::ZERO;
+    debug_assert!(chunk % (ROWS * lanes) == 0 && out.len() == len.div_ceil(chunk));
+    let (mut total, mut done) = (Totals::ZERO, 0);
     let mut block = 0;
     while block < len {
         let end = len.min(block + ROWS * lanes);
@@ -113,8 +118,12 @@ where
             }
         }
         block = end;
+        if block % chunk == 0 || block == len {
+            out[done] = total;
+            done += 1;
+            total = Totals::ZERO;
+        }
     }
-    total
 }
 
 /// Runs the full frame rows from `start` while they end by `end`, asking

@@ -252,8 +252,9 @@ fn detect() -> u8 {
     bits
 }
 
-/// Runs the pass `rows` over a run of whole blocks on `tier` and reduces it
-/// (Σ|v| if `ABS`, Σv² if `SQ`). A tier this CPU cannot run is replaced by
+/// Runs the pass `rows` over a run of whole super-chunks on `tier` and
+/// reduces each (Σ|v| if `ABS`, Σv² if `SQ`) into `out`, one total per
+/// `chunk` elements; `stream` asks for software prefetch. A tier this CPU cannot run is replaced by
 /// the portable one, which returns the same bits (callers check
 /// availability before, to report it).
 #[inline]
@@ -261,21 +262,25 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
     tier: Tier,
     rows: &mut R,
     stream: bool,
-) -> Totals {
+    chunk: usize,
+    out: &mut [Totals],
+) {
     match tier {
-        Tier::Scalar => scalar::run::<R, ABS, SQ>(rows),
+        Tier::Scalar => scalar::run::<R, ABS, SQ>(rows, chunk, out),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512 if tier.is_available() => {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            unsafe { x86_64::avx512_run::<R, ABS, SQ>(rows, stream) }
+            unsafe { x86_64::avx512_run::<R, ABS, SQ>(rows, stream, chunk, out) }
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx if tier.is_available() => {
             // SAFETY: the CPU has AVX and FMA, checked just above.
-            unsafe { x86_64::avx_run::<R, ABS, SQ>(rows, stream) }
+            unsafe { x86_64::avx_run::<R, ABS, SQ>(rows, stream, chunk, out) }
         }
         // SAFETY: the portable tier uses only instructions of the build
         // target, which every CPU running this binary has.
-        _ => unsafe { body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows, stream) },
+        _ => unsafe {
+            body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows, stream, chunk, out)
+        },
     }
 }

@@ -12,9 +12,15 @@ use crate::element::sealed::Sealed;
 
 /// Runs `rows` element by element and reduces what it returns: Σ|v| if
 /// `ABS`, Σv² if `SQ`, and the zeros if the pass counts them.
-pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Totals {
+/// The totals of each run of `chunk` elements go to `out`, as in the kernel
+/// body.
+pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
+    rows: &mut R,
+    chunk: usize,
+    out: &mut [Totals],
+) {
     let lanes = R::Elem::LANES;
-    let mut total = Totals::ZERO;
+    let (mut total, mut done) = (Totals::ZERO, 0);
     let mut block = 0;
     while block < rows.len() {
         let end = rows.len().min(block + block_len::<R::Elem>());
@@ -36,8 +42,12 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(rows: &mut R) -> Tot
             total.sums.sq += fold(&sq[..lanes]);
         }
         block = end;
+        if block % chunk == 0 || block == rows.len() {
+            out[done] = total;
+            done += 1;
+            total = Totals::ZERO;
+        }
     }
-    total
 }
 
 /// Widens the lanes to `f64` and folds them with the fixed tree.

@@ -45,7 +45,7 @@ impl Par {
 
     /// Whether work of `bytes` is worth splitting across threads.
     #[inline]
-    fn splits(self, bytes: usize) -> bool {
+    pub(crate) fn splits(self, bytes: usize) -> bool {
         matches!(self, Par::Threads(n) if n > 1) && bytes >= MIN_PARALLEL_BYTES
     }
 

@@ -34,10 +34,14 @@ pub(crate) type Avx512F64 = Lanes<__m512d, 4>;
 pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
     rows: &mut R,
     stream: bool,
-) -> Totals {
+    chunk: usize,
+    out: &mut [Totals],
+) {
     // SAFETY: AVX and FMA are enabled here and guaranteed by the caller.
     unsafe {
-        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(rows, stream)
+        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
+            rows, stream, chunk, out,
+        )
     }
 }
 
@@ -49,9 +53,13 @@ pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
 pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(
     rows: &mut R,
     stream: bool,
-) -> Totals {
+    chunk: usize,
+    out: &mut [Totals],
+) {
     // SAFETY: AVX-512F is enabled here and guaranteed by the caller.
     unsafe {
-        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(rows, stream)
+        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(
+            rows, stream, chunk, out,
+        )
     }
 }
