@@ -77,7 +77,7 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     // the group's size in bytes.
     let m = (rows.frame() % G::ALIGN) / size_of::<G::Elem>();
     debug_assert!(m < lanes);
-    debug_assert!(chunk % (ROWS * lanes) == 0 && out.len() == len.div_ceil(chunk));
+    debug_assert!(chunk.is_multiple_of(ROWS * lanes) && out.len() == len.div_ceil(chunk));
     let (mut total, mut done) = (Totals::ZERO, 0);
     let mut block = 0;
     while block < len {
