@@ -32,7 +32,7 @@ mod x86 {
 
     macro_rules! eight_accumulators {
         ($name:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $load:ident,
-         $add:ident, $fma:ident, $abs:expr, $hsum:expr) => {
+         $mload:ident, $add:ident, $fma:ident, $abs:expr, $hsum:expr) => {
             /// # Safety
             /// The CPU must have the target features.
             #[target_feature(enable = $feat)]
@@ -54,48 +54,91 @@ mod x86 {
                         }
                     }
                 }
+                // The tail: whole vectors, then one masked vector, so that
+                // short inputs are not dominated by a scalar loop.
+                let mut i = rows * 8 * $w;
+                let mut j = 0;
+                while i < x.len() {
+                    let n = (x.len() - i).min($w);
+                    // SAFETY: lanes 0..n of p + i are inside the slice.
+                    let v = unsafe { $mload(p.add(i), n) };
+                    if abs {
+                        acc[j] = $add(acc[j], $abs(v));
+                    }
+                    if sq {
+                        acc_sq[j] = $fma(v, v, acc_sq[j]);
+                    }
+                    (i, j) = (i + n, (j + 1) % 8);
+                }
                 let mut t = $zero();
                 for (a, s) in acc.into_iter().zip(acc_sq) {
                     t = $add(t, $add(a, s));
                 }
-                let tail: f64 = x[rows * 8 * $w..]
-                    .iter()
-                    .map(|&v| {
-                        let v = f64::from(v);
-                        (if abs { v.abs() } else { 0.0 }) + if sq { v * v } else { 0.0 }
-                    })
-                    .sum();
-                $hsum(t) + tail
+                $hsum(t)
             }
         };
     }
 
+    /// Lanes `0..n` from `p`, zeros in the others (AVX2 masked load).
+    #[inline(always)]
+    unsafe fn mload_ps256(p: *const f32, n: usize) -> __m256 {
+        // SAFETY: AVX2 (callers); maskload reads only the lanes 0..n.
+        unsafe {
+            let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx))
+        }
+    }
+    #[inline(always)]
+    unsafe fn mload_pd256(p: *const f64, n: usize) -> __m256d {
+        // SAFETY: as above.
+        unsafe {
+            let idx = _mm256_setr_epi64x(0, 1, 2, 3);
+            _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), idx))
+        }
+    }
+    #[inline(always)]
+    unsafe fn mload_ps512(p: *const f32, n: usize) -> __m512 {
+        // SAFETY: AVX-512F (callers); masked-off lanes are not read.
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p) }
+    }
+    #[inline(always)]
+    unsafe fn mload_pd512(p: *const f64, n: usize) -> __m512d {
+        // SAFETY: AVX-512F (callers); masked-off lanes are not read.
+        unsafe { _mm512_maskz_loadu_pd(((1u32 << n) - 1) as u8, p) }
+    }
+
+    #[inline(always)]
     fn abs_ps256(v: __m256) -> __m256 {
         // SAFETY: AVX2 is enabled in every caller (inlined).
         unsafe { _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff))) }
     }
+    #[inline(always)]
     fn abs_pd256(v: __m256d) -> __m256d {
         // SAFETY: as above.
         unsafe { _mm256_and_pd(v, _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX))) }
     }
+    #[inline(always)]
     fn hsum_ps256(v: __m256) -> f64 {
         let mut l = [0f32; 8];
         // SAFETY: AVX; `l` holds 8 values.
         unsafe { _mm256_storeu_ps(l.as_mut_ptr(), v) };
         l.iter().map(|&v| f64::from(v)).sum()
     }
+    #[inline(always)]
     fn hsum_pd256(v: __m256d) -> f64 {
         let mut l = [0f64; 4];
         // SAFETY: AVX; `l` holds 4 values.
         unsafe { _mm256_storeu_pd(l.as_mut_ptr(), v) };
         l.iter().sum()
     }
+    #[inline(always)]
     fn hsum_ps512(v: __m512) -> f64 {
         let mut l = [0f32; 16];
         // SAFETY: AVX-512F; `l` holds 16 values.
         unsafe { _mm512_storeu_ps(l.as_mut_ptr(), v) };
         l.iter().map(|&v| f64::from(v)).sum()
     }
+    #[inline(always)]
     fn hsum_pd512(v: __m512d) -> f64 {
         let mut l = [0f64; 8];
         // SAFETY: AVX-512F; `l` holds 8 values.
@@ -111,6 +154,7 @@ mod x86 {
         8,
         _mm256_setzero_ps,
         _mm256_loadu_ps,
+        mload_ps256,
         _mm256_add_ps,
         _mm256_fmadd_ps,
         abs_ps256,
@@ -124,6 +168,7 @@ mod x86 {
         4,
         _mm256_setzero_pd,
         _mm256_loadu_pd,
+        mload_pd256,
         _mm256_add_pd,
         _mm256_fmadd_pd,
         abs_pd256,
@@ -137,6 +182,7 @@ mod x86 {
         16,
         _mm512_setzero_ps,
         _mm512_loadu_ps,
+        mload_ps512,
         _mm512_add_ps,
         _mm512_fmadd_ps,
         _mm512_abs_ps,
@@ -150,6 +196,7 @@ mod x86 {
         8,
         _mm512_setzero_pd,
         _mm512_loadu_pd,
+        mload_pd512,
         _mm512_add_pd,
         _mm512_fmadd_pd,
         _mm512_abs_pd,

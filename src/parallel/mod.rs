@@ -20,6 +20,9 @@ mod crew;
 pub(crate) enum Par {
     /// Everything on the calling thread.
     Sequential,
+    /// Up to as many threads as the calling rayon pool has, looked up only
+    /// when an input is large enough to split.
+    Pool,
     /// Up to this many threads, the calling thread included.
     Threads(usize),
 }
@@ -33,20 +36,34 @@ pub(crate) const MIN_PARALLEL_BYTES: usize = 256 << 10;
 impl Par {
     /// Up to the calling rayon pool's thread count.
     pub(crate) fn threads() -> Par {
-        #[cfg(feature = "rayon")]
-        {
-            Par::Threads(rayon::current_num_threads())
-        }
-        #[cfg(not(feature = "rayon"))]
-        {
+        if cfg!(feature = "rayon") {
+            Par::Pool
+        } else {
             Par::Sequential
         }
+    }
+
+    /// The threads work of `bytes` may be split over, if it is worth it.
+    #[inline]
+    fn split_threads(self, bytes: usize) -> Option<usize> {
+        if bytes < MIN_PARALLEL_BYTES {
+            return None;
+        }
+        let n = match self {
+            Par::Sequential => 1,
+            #[cfg(feature = "rayon")]
+            Par::Pool => rayon::current_num_threads(),
+            #[cfg(not(feature = "rayon"))]
+            Par::Pool => 1,
+            Par::Threads(n) => n,
+        };
+        (n > 1).then_some(n)
     }
 
     /// Whether work of `bytes` is worth splitting across threads.
     #[inline]
     pub(crate) fn splits(self, bytes: usize) -> bool {
-        matches!(self, Par::Threads(n) if n > 1) && bytes >= MIN_PARALLEL_BYTES
+        self.split_threads(bytes).is_some()
     }
 
     /// Runs `a` and `b`, on two threads if `bytes` of work make it worth it;
@@ -62,9 +79,7 @@ impl Par {
         RB: Send,
     {
         #[cfg(feature = "rayon")]
-        if let Par::Threads(n) = self
-            && self.splits(bytes)
-        {
+        if let Some(n) = self.split_threads(bytes) {
             let (na, nb) = (n - n / 2, n / 2);
             return crew::join(|| a(Par::Threads(na)), || b(Par::Threads(nb)));
         }
