@@ -1,10 +1,12 @@
 //! The element types regnorm reduces over.
 //!
-//! [`Element`] is sealed: it is implemented for [`f32`] and [`f64`], and its
-//! hidden part names, for each element type, the lane type it accumulates in
-//! and the vector types each kernel tier uses. A new element type (`f16`,
-//! `bf16`) is added by implementing it here and giving it lane types in each
-//! tier; code that calls `sum_abs(&x)` or `L1::penalty(&x)` does not change.
+//! [`Element`] is sealed: it is implemented for [`f32`], [`f64`] and (feature
+//! `half`) `bf16` and `f16`, and its hidden part names, for each element
+//! type, the lane type it accumulates in and the vector types each kernel
+//! tier uses. The half types use `f32` lanes and the `f32` registers of each
+//! tier behind a widening load and a narrowing store
+//! (`kernels/widened.rs`); code that calls `sum_abs(&x)` or
+//! `L1::penalty(&x)` does not change.
 
 use core::fmt::Debug;
 
@@ -13,7 +15,13 @@ use crate::kernels::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::x86_64;
 
-/// A floating-point type whose slices regnorm can reduce: [`f32`] or [`f64`].
+/// A floating-point type whose slices regnorm can reduce: [`f32`], [`f64`],
+/// and with the `half` feature (on by default) [`half::bf16`] and
+/// [`half::f16`].
+///
+/// Half types reduce in `f32` lanes, exactly as their widening to `f32`
+/// does, and element-wise operations on them are the `f32` operation on the
+/// widened values, rounded once to the half type (see the crate docs).
 ///
 /// The trait is sealed; its methods are an implementation detail.
 ///
@@ -28,6 +36,10 @@ pub trait Element: sealed::Sealed + Copy + Debug + PartialEq + Send + Sync + 'st
 
 impl Element for f32 {}
 impl Element for f64 {}
+#[cfg(feature = "half")]
+impl Element for half::bf16 {}
+#[cfg(feature = "half")]
+impl Element for half::f16 {}
 
 /// The type the lanes of `T` accumulate in.
 pub type Lane<T> = <T as sealed::Sealed>::Lane;
@@ -42,6 +54,9 @@ pub(crate) mod sealed {
         type Lane: Float;
         /// The number of lanes `L` of the canonical order (see `reduce`).
         const LANES: usize;
+        /// Whether the lane type is the element type itself (`f32`, `f64`),
+        /// so that storing a lane value loses nothing.
+        const LANE_IS_ELEMENT: bool = true;
         /// The element as a lane value (exact).
         fn to_lane(self) -> Self::Lane;
         /// A lane value stored as an element (exact for `f32` and `f64`).
@@ -92,4 +107,35 @@ pub(crate) mod sealed {
         #[cfg(target_arch = "x86_64")]
         type Avx512 = x86_64::Avx512F64;
     }
+
+    /// `bf16` and `f16`: `f32` lanes, widened exactly and narrowed with
+    /// round-to-nearest-even by the `half` crate (the scalar reference and
+    /// the portable tier) or by the x86 tiers' own instructions.
+    #[cfg(feature = "half")]
+    macro_rules! half_element {
+        ($t:ty) => {
+            impl Sealed for $t {
+                type Lane = f32;
+                const LANES: usize = 64;
+                const LANE_IS_ELEMENT: bool = false;
+                #[inline(always)]
+                fn to_lane(self) -> f32 {
+                    self.to_f32()
+                }
+                #[inline(always)]
+                fn from_lane(v: f32) -> $t {
+                    <$t>::from_f32(v)
+                }
+                type Portable = portable::HalfLanes<$t>;
+                #[cfg(target_arch = "x86_64")]
+                type Avx = x86_64::AvxHalf<$t>;
+                #[cfg(target_arch = "x86_64")]
+                type Avx512 = x86_64::Avx512Half<$t>;
+            }
+        };
+    }
+    #[cfg(feature = "half")]
+    half_element!(half::bf16);
+    #[cfg(feature = "half")]
+    half_element!(half::f16);
 }

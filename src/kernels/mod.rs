@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`Tier::Scalar`] | `scalar.rs`: plain loops, the reference | nothing |
 //! | [`Tier::Portable`] | `portable.rs`: `wide` vectors, width fixed at compile time | nothing |
-//! | [`Tier::Avx`] | `x86_64/avx.rs`: `__m256`, `#[target_feature(enable = "avx,fma")]` | x86_64 with AVX and FMA |
+//! | [`Tier::Avx`] | `x86_64/avx.rs`: `__m256`, `#[target_feature(enable = "avx2,fma,f16c")]` | x86_64 with AVX2, FMA and F16C |
 //! | [`Tier::Avx512`] | `x86_64/avx512.rs`: `__m512`, `#[target_feature(enable = "avx512f")]` | x86_64 with AVX-512F |
 //!
 //! The CPU is examined once, on the first call, and the answer is cached in
@@ -22,6 +22,8 @@ pub(crate) mod lanes;
 pub(crate) mod ops;
 pub(crate) mod portable;
 pub(crate) mod scalar;
+#[cfg(feature = "half")]
+pub(crate) mod widened;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_64;
 
@@ -121,8 +123,8 @@ pub enum Tier {
     /// `wide` vectors, whose width is fixed when regnorm is compiled (SSE2 in
     /// a default x86_64 build, NEON on aarch64). Always available.
     Portable,
-    /// 256-bit AVX registers with FMA, selected at run time. x86_64 with AVX
-    /// and FMA (every x86_64 CPU since 2013: Haswell, Zen).
+    /// 256-bit AVX registers, selected at run time. x86_64 with AVX2, FMA
+    /// and F16C (Intel since Haswell, 2013; AMD since Zen, 2017).
     Avx,
     /// 512-bit AVX-512F registers, selected at run time. x86_64 with AVX-512F.
     Avx512,
@@ -211,8 +213,9 @@ const fn compiled_bits() -> u8 {
     let mut bits = Tier::Scalar.bit() | Tier::Portable.bit();
     if cfg!(all(
         target_arch = "x86_64",
-        target_feature = "avx",
-        target_feature = "fma"
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
     )) {
         bits |= Tier::Avx.bit();
     }
@@ -240,7 +243,9 @@ fn detect() -> u8 {
     let mut bits = compiled_bits() | DETECTED_FLAG;
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("fma")
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
         {
             bits |= Tier::Avx.bit();
         }
@@ -274,7 +279,7 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx if tier.is_available() => {
-            // SAFETY: the CPU has AVX and FMA, checked just above.
+            // SAFETY: the CPU has AVX2, FMA and F16C, checked just above.
             unsafe { x86_64::avx_run::<R, ABS, SQ>(rows, stream, chunk, out) }
         }
         // SAFETY: the portable tier uses only instructions of the build

@@ -201,7 +201,13 @@ impl<T: Element> Rows for Prox<'_, T> {
                 v = v.mul(G::splat(c));
             }
             v.store(w, lo, hi);
-            v
+            if T::LANE_IS_ELEMENT {
+                v
+            } else {
+                // A half type: the stored (rounded) weights are what the
+                // penalty and the zero count describe.
+                G::load(w, lo, hi)
+            }
         }
     }
     #[inline(always)]
@@ -215,7 +221,7 @@ impl<T: Element> Rows for Prox<'_, T> {
             v = v * c;
         }
         self.w[i] = T::from_lane(v);
-        v
+        self.w[i].to_lane()
     }
 }
 

@@ -7,6 +7,12 @@
 use wide::{f32x8, f64x4};
 
 use super::lanes::{Lanes, Vector};
+#[cfg(feature = "half")]
+use super::widened::{HalfIo, Widened};
+#[cfg(feature = "half")]
+use crate::element::Element;
+#[cfg(feature = "half")]
+use crate::element::sealed::Sealed;
 
 /// The 64 `f32` lanes as eight `f32x8`.
 pub(crate) type F32Lanes = Lanes<f32x8, 8>;
@@ -149,6 +155,33 @@ macro_rules! wide_vector {
 
 wide_vector!(f32x8, f32, 8);
 wide_vector!(f64x4, f64, 4);
+
+/// Half types in `f32x8`: each lane widened and narrowed by the element
+/// type's own exact conversions (the `half` crate's).
+#[cfg(feature = "half")]
+impl<H> HalfIo<H> for f32x8
+where
+    H: Element + Sealed<Lane = f32>,
+{
+    #[inline(always)]
+    unsafe fn load_half(ptr: *const H) -> Self {
+        // SAFETY: the caller guarantees `ptr` valid for 8 reads;
+        // `read_unaligned` needs no alignment.
+        let h = unsafe { ptr.cast::<[H; 8]>().read_unaligned() };
+        f32x8::new(h.map(Sealed::to_lane))
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, ptr: *mut H) {
+        let h = self.to_array().map(H::from_lane);
+        // SAFETY: the caller guarantees `ptr` valid for 8 writes;
+        // `write_unaligned` needs no alignment.
+        unsafe { ptr.cast::<[H; 8]>().write_unaligned(h) }
+    }
+}
+
+/// The 64 `f32` lanes of a half type `H` as eight widened `f32x8`.
+#[cfg(feature = "half")]
+pub(crate) type HalfLanes<H> = Lanes<Widened<f32x8, H>, 8>;
 
 #[cfg(test)]
 mod tests {

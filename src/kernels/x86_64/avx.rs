@@ -1,14 +1,16 @@
 //! [`Vector`] for the 256-bit AVX registers `__m256` (8 × f32) and
 //! `__m256d` (4 × f64).
 //!
-//! Every method runs AVX instructions (and FMA for `mul_add`): callers
-//! guarantee the CPU has both (the trait's contract), and the methods are
-//! only executed inlined into the `#[target_feature(enable = "avx,fma")]`
-//! entry point.
+//! Every method runs AVX instructions (FMA for `mul_add`, AVX2 and F16C to
+//! widen and narrow half-precision values): callers guarantee the CPU has
+//! them (the trait's contract), and the methods are only executed inlined
+//! into the `#[target_feature(enable = "avx2,fma,f16c")]` entry point.
 
 use core::arch::x86_64::*;
 
 use crate::kernels::lanes::Vector;
+#[cfg(feature = "half")]
+use crate::kernels::widened::HalfIo;
 
 /// Eight all-ones lanes, then eight zero lanes: the eight 32-bit lanes
 /// starting at `8 - n` are a mask of the first `n` lanes.
@@ -278,5 +280,63 @@ impl Vector for __m256d {
         debug_assert!(out.len() >= 4);
         // SAFETY: AVX; `out` holds at least 4 values (caller).
         unsafe { _mm256_storeu_pd(out.as_mut_ptr(), self) }
+    }
+}
+
+/// `bf16` in `__m256`: widening is a 16-bit shift (exact); narrowing rounds
+/// to nearest, ties to even, in integer arithmetic (no instruction flushes
+/// subnormals), and NaN becomes a quiet NaN.
+#[cfg(feature = "half")]
+impl HalfIo<half::bf16> for __m256 {
+    #[inline(always)]
+    unsafe fn load_half(ptr: *const half::bf16) -> Self {
+        // SAFETY: AVX2 (the tier's features, caller); `ptr` valid for 8
+        // reads of 2 bytes (caller); unaligned load.
+        unsafe {
+            let h = _mm_loadu_si128(ptr.cast());
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, ptr: *mut half::bf16) {
+        // SAFETY: AVX2 (caller); `ptr` valid for 8 writes of 2 bytes
+        // (caller); unaligned store.
+        unsafe {
+            let bits = _mm256_castps_si256(self);
+            let high = _mm256_srli_epi32::<16>(bits);
+            let lsb = _mm256_and_si256(high, _mm256_set1_epi32(1));
+            let bias = _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff));
+            let rounded = _mm256_srli_epi32::<16>(_mm256_add_epi32(bits, bias));
+            let quiet = _mm256_or_si256(high, _mm256_set1_epi32(0x40));
+            let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(self, self));
+            let halves = _mm256_blendv_epi8(rounded, quiet, nan);
+            // Every lane is below 2^16: the saturating pack keeps it. The
+            // pack works per 128-bit half; the permute puts the two
+            // results side by side.
+            let packed = _mm256_packus_epi32(halves, halves);
+            let ordered = _mm256_permute4x64_epi64::<0b00_00_10_00>(packed);
+            _mm_storeu_si128(ptr.cast(), _mm256_castsi256_si128(ordered));
+        }
+    }
+}
+
+/// `f16` in `__m256`: F16C's conversions, exact one way and rounding to
+/// nearest even the other, subnormals included.
+#[cfg(feature = "half")]
+impl HalfIo<half::f16> for __m256 {
+    #[inline(always)]
+    unsafe fn load_half(ptr: *const half::f16) -> Self {
+        // SAFETY: F16C (the tier's features, caller); `ptr` valid for 8
+        // reads of 2 bytes (caller).
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(ptr.cast())) }
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, ptr: *mut half::f16) {
+        // SAFETY: F16C (caller); `ptr` valid for 8 writes of 2 bytes
+        // (caller).
+        unsafe {
+            let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self);
+            _mm_storeu_si128(ptr.cast(), h);
+        }
     }
 }

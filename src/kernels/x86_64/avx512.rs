@@ -10,6 +10,8 @@
 use core::arch::x86_64::*;
 
 use crate::kernels::lanes::Vector;
+#[cfg(feature = "half")]
+use crate::kernels::widened::HalfIo;
 
 /// The bit mask of lanes `lo..hi` (`lo <= hi <= 16`).
 #[inline(always)]
@@ -268,5 +270,58 @@ impl Vector for __m512d {
         debug_assert!(out.len() >= 8);
         // SAFETY: AVX-512F; `out` holds at least 8 values (caller).
         unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self) }
+    }
+}
+
+/// `bf16` in `__m512`: widening is a 16-bit shift (exact); narrowing rounds
+/// to nearest, ties to even, in integer arithmetic (AVX-512 BF16's
+/// `vcvtneps2bf16` would flush subnormals), and NaN becomes a quiet NaN.
+#[cfg(feature = "half")]
+impl HalfIo<half::bf16> for __m512 {
+    #[inline(always)]
+    unsafe fn load_half(ptr: *const half::bf16) -> Self {
+        // SAFETY: AVX-512F (caller); `ptr` valid for 16 reads of 2 bytes
+        // (caller); unaligned load.
+        unsafe {
+            let h = _mm256_loadu_si256(ptr.cast());
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, ptr: *mut half::bf16) {
+        // SAFETY: AVX-512F (caller); `ptr` valid for 16 writes of 2 bytes
+        // (caller); unaligned store.
+        unsafe {
+            let bits = _mm512_castps_si512(self);
+            let high = _mm512_srli_epi32::<16>(bits);
+            let lsb = _mm512_and_si512(high, _mm512_set1_epi32(1));
+            let bias = _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff));
+            let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(bits, bias));
+            let quiet = _mm512_or_si512(high, _mm512_set1_epi32(0x40));
+            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self, self);
+            let halves = _mm512_mask_mov_epi32(rounded, nan, quiet);
+            _mm256_storeu_si256(ptr.cast(), _mm512_cvtepi32_epi16(halves));
+        }
+    }
+}
+
+/// `f16` in `__m512`: AVX-512F's conversions, exact one way and rounding to
+/// nearest even the other, subnormals included.
+#[cfg(feature = "half")]
+impl HalfIo<half::f16> for __m512 {
+    #[inline(always)]
+    unsafe fn load_half(ptr: *const half::f16) -> Self {
+        // SAFETY: AVX-512F (caller); `ptr` valid for 16 reads of 2 bytes
+        // (caller).
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(ptr.cast())) }
+    }
+    #[inline(always)]
+    unsafe fn store_half(self, ptr: *mut half::f16) {
+        // SAFETY: AVX-512F (caller); `ptr` valid for 16 writes of 2 bytes
+        // (caller).
+        unsafe {
+            let h = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(self);
+            _mm256_storeu_si256(ptr.cast(), h);
+        }
     }
 }

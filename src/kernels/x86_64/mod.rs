@@ -25,19 +25,26 @@ pub(crate) type AvxF64 = Lanes<__m256d, 8>;
 pub(crate) type Avx512F32 = Lanes<__m512, 4>;
 /// The 32 `f64` lanes as four `__m512d`.
 pub(crate) type Avx512F64 = Lanes<__m512d, 4>;
+/// The 64 `f32` lanes of a half type `H` as eight widened `__m256`.
+#[cfg(feature = "half")]
+pub(crate) type AvxHalf<H> = Lanes<super::widened::Widened<__m256, H>, 8>;
+/// The 64 `f32` lanes of a half type `H` as four widened `__m512`.
+#[cfg(feature = "half")]
+pub(crate) type Avx512Half<H> = Lanes<super::widened::Widened<__m512, H>, 4>;
 
-/// The kernel body compiled for AVX and FMA.
+/// The kernel body compiled for AVX2, FMA and F16C.
 ///
 /// # Safety
-/// The CPU must support AVX and FMA.
-#[target_feature(enable = "avx,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
     rows: &mut R,
     stream: bool,
     chunk: usize,
     out: &mut [Totals],
 ) {
-    // SAFETY: AVX and FMA are enabled here and guaranteed by the caller.
+    // SAFETY: AVX2, FMA and F16C are enabled here and guaranteed by the
+    // caller.
     unsafe {
         body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
             rows, stream, chunk, out,
