@@ -24,6 +24,7 @@ pub(crate) enum Par {
     /// when an input is large enough to split.
     Pool,
     /// Up to this many threads, the calling thread included.
+    #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
     Threads(usize),
 }
 
