@@ -174,6 +174,45 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
     }
 }
 
+/// Half types against f32 over the same bytes: GB/s of each, from the main
+/// thread, in interleaved rounds, and the medians of the per-round ratios.
+fn half_types(rounds: usize) {
+    println!("\n| half case (same bytes as f32) | bf16 | f16 | f32 | bf16 / f32 | f16 / f32 |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for bytes in [4_000usize, 64 << 10, 1 << 20, 4 << 20, 16 << 20] {
+        let data = common::tensors(&[bytes / 2], 9).remove(0);
+        let b: Vec<half::bf16> = data.iter().map(|&v| half::bf16::from_f32(v)).collect();
+        let h: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let f: Vec<f32> = data[..bytes / 4].to_vec();
+        for (op, sq) in [("sum_abs", false), ("sum_sq", true)] {
+            let what = format!("{op}, {} KiB", bytes >> 10);
+            if !wanted(&what) && !wanted("half") {
+                continue;
+            }
+            fn call<T: Element>(x: &[T], sq: bool) -> f64 {
+                if sq { regnorm::sum_sq(x) } else { regnorm::sum_abs(x) }
+            }
+            let mut rows = Vec::new();
+            for _ in 0..rounds {
+                let tb = batch(bytes, || _ = black_box(call(black_box(&b[..]), sq)));
+                let th = batch(bytes, || _ = black_box(call(black_box(&h[..]), sq)));
+                let tf = batch(bytes, || _ = black_box(call(black_box(&f[..]), sq)));
+                rows.push([tb, th, tf]);
+            }
+            let gbs = |k: usize| bytes as f64 / 1e9 / median(rows.iter().map(|r| r[k]).collect());
+            let ratio = |k: usize| median(rows.iter().map(|r| r[2] / r[k]).collect());
+            println!(
+                "| {what} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+                gbs(0),
+                gbs(1),
+                gbs(2),
+                ratio(0),
+                ratio(1)
+            );
+        }
+    }
+}
+
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
@@ -251,6 +290,9 @@ fn main() {
                 })
             },
         );
+    }
+    if wanted("half") {
+        half_types(rounds);
     }
     if !wanted("idle") {
         return;
