@@ -190,7 +190,11 @@ fn half_types(rounds: usize) {
                 continue;
             }
             fn call<T: Element>(x: &[T], sq: bool) -> f64 {
-                if sq { regnorm::sum_sq(x) } else { regnorm::sum_abs(x) }
+                if sq {
+                    regnorm::sum_sq(x)
+                } else {
+                    regnorm::sum_abs(x)
+                }
             }
             let mut rows = Vec::new();
             for _ in 0..rounds {
