@@ -537,6 +537,7 @@ fn chart(tables: &[Table]) -> Vec<chart::Panel> {
             x_label: "bytes of input (log scale)".into(),
             y_label: "GB/s".into(),
             log_x: true,
+            legend: None,
             series: t
                 .rows
                 .iter()

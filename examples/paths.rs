@@ -235,6 +235,7 @@ fn charts(dir: &std::path::Path, kinds: &[Kind], paths: &[Vec<Fit>]) -> Result<(
             x_label: "α (log scale)".into(),
             y_label: "coefficient".into(),
             log_x: true,
+            legend: None,
             series: (0..FEATURES.len())
                 .map(|j| chart::Series {
                     name: FEATURES[j].into(),
@@ -250,6 +251,7 @@ fn charts(dir: &std::path::Path, kinds: &[Kind], paths: &[Vec<Fit>]) -> Result<(
         x_label: "α (log scale)".into(),
         y_label: "non-zero coefficients".into(),
         log_x: true,
+        legend: Some(plotters::prelude::SeriesLabelPosition::LowerLeft),
         series: kinds
             .iter()
             .zip(paths)

@@ -21,6 +21,8 @@ pub struct Panel {
     pub y_label: String,
     pub log_x: bool,
     pub series: Vec<Series>,
+    /// Where the legend goes (upper right unless told).
+    pub legend: Option<SeriesLabelPosition>,
 }
 
 const PANEL: (u32, u32) = (900, 420);
@@ -97,7 +99,12 @@ fn draw<DB: DrawingBackend>(
         lines(panel, &mut chart)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(
+                panel
+                    .legend
+                    .clone()
+                    .unwrap_or(SeriesLabelPosition::UpperRight),
+            )
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;
@@ -111,7 +118,12 @@ fn draw<DB: DrawingBackend>(
         lines(panel, &mut chart)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(
+                panel
+                    .legend
+                    .clone()
+                    .unwrap_or(SeriesLabelPosition::UpperRight),
+            )
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;
