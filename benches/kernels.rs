@@ -2,7 +2,10 @@
 //! tier, the dispatched call, the parallel path (called from outside any
 //! pool, and from a worker of the global pool), and the peers a user would
 //! otherwise call (naive iterators, faer, ndarray, nalgebra, and OpenBLAS
-//! with `--features openblas`), on the same buffers, for f32 and f64.
+//! with `--features openblas`), on the same buffers, for f32 and f64; and
+//! for bf16 and f16 (fewer sizes, the dispatched and parallel calls) against
+//! the plain widening iterator and `half`'s conversion to `f32` followed by
+//! the f32 peers.
 //!
 //! Sizes up to 4 Mi f32 stay in this machine's caches between iterations
 //! (hot); 64 Mi (256 MiB) is larger than the last-level cache, so every
@@ -23,7 +26,17 @@ use regnorm::{Element, Exec, Tier};
 
 const SIZES: [usize; 5] = [1_000, 16 << 10, 256 << 10, 4 << 20, 64 << 20];
 
-fn bench_type<T: Element + PeerFloat>(c: &mut Criterion, type_name: &str, from_f32: fn(f32) -> T) {
+/// The half types at fewer sizes and without the per-tier rows, to keep the
+/// suite's time in bounds.
+const HALF_SIZES: [usize; 3] = [16 << 10, 4 << 20, 64 << 20];
+
+fn bench_type<T: Element + PeerFloat>(
+    c: &mut Criterion,
+    type_name: &str,
+    from_f32: fn(f32) -> T,
+    sizes: &[usize],
+    every_tier: bool,
+) {
     let data: Vec<T> = common::tensors(&[SIZES[4]], 7)
         .remove(0)
         .into_iter()
@@ -31,7 +44,7 @@ fn bench_type<T: Element + PeerFloat>(c: &mut Criterion, type_name: &str, from_f
         .collect();
     for op in ["sum_abs", "sum_sq"] {
         let mut group = c.benchmark_group(format!("{op}/{type_name}"));
-        for n in SIZES {
+        for &n in sizes {
             let x = &data[..n];
             group.throughput(Throughput::Bytes(size_of_val(x) as u64));
             for peer in T::peers() {
@@ -46,7 +59,7 @@ fn bench_type<T: Element + PeerFloat>(c: &mut Criterion, type_name: &str, from_f
                     });
                 }
             }
-            for tier in Tier::available() {
+            for tier in Tier::available().into_iter().filter(|_| every_tier) {
                 let exec = Exec::sequential().with_tier(tier).unwrap();
                 group.bench_function(format!("{tier}/{n}"), |b| b.iter(|| call(exec, op, x)));
             }
@@ -90,8 +103,10 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) {
 }
 
 fn benches(c: &mut Criterion) {
-    bench_type::<f32>(c, "f32", |v| v);
-    bench_type::<f64>(c, "f64", f64::from);
+    bench_type::<f32>(c, "f32", |v| v, &SIZES, true);
+    bench_type::<f64>(c, "f64", f64::from, &SIZES, true);
+    bench_type::<half::bf16>(c, "bf16", half::bf16::from_f32, &HALF_SIZES, false);
+    bench_type::<half::f16>(c, "f16", half::f16::from_f32, &HALF_SIZES, false);
 }
 
 criterion_group! {

@@ -2,7 +2,8 @@
 //! ResNet-18-shaped model (62 tensors, 11.7 M f32 values, 41 tensors of at
 //! most 1,024) and a GPT-2-small-shaped one (148 tensors, 124 M values),
 //! against the loop a user writes with a peer (the penalty of each tensor,
-//! summed), in GB/s of parameters read. `cargo bench --bench model`.
+//! summed), in GB/s of parameters read; and GPT-2 small in bf16 against
+//! the half peers' loops. `cargo bench --bench model`.
 
 mod common;
 
@@ -75,12 +76,52 @@ fn models(c: &mut Criterion) {
     }
 }
 
+/// GPT-2 small in bf16, as models are trained today: regnorm's one call
+/// against the per-tensor loops of the half peers.
+fn gpt2_bf16(c: &mut Criterion) {
+    let shapes = common::gpt2_small();
+    let model: Vec<Vec<half::bf16>> = common::tensors(&shapes, 5)
+        .into_iter()
+        .map(|t| t.into_iter().map(half::bf16::from_f32).collect())
+        .collect();
+    let bytes = (shapes.iter().sum::<usize>() * 2) as u64;
+    for op in ["l1", "l2"] {
+        let mut group = c.benchmark_group(format!("model_{op}/gpt2_small_bf16"));
+        group.throughput(Throughput::Bytes(bytes));
+        group.sample_size(10);
+        let (l1, l2) = (L1::new(1e-4).unwrap(), L2::new(1e-4).unwrap());
+        group.bench_function("regnorm penalty_model", |b| {
+            b.iter(|| {
+                let m = black_box(&model);
+                black_box(if op == "l1" {
+                    l1.penalty_model(m)
+                } else {
+                    l2.penalty_model(m)
+                })
+            })
+        });
+        for peer in half::bf16::peers() {
+            let f = if op == "l1" {
+                peer.sum_abs
+            } else {
+                peer.sum_sq
+            };
+            if let Some(f) = f {
+                group.bench_function(format!("{} per-tensor loop", peer.name), |b| {
+                    b.iter(|| black_box(1e-4 * black_box(&model).iter().map(|t| f(t)).sum::<f64>()))
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
 criterion_group! {
     name = model;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(15);
-    targets = models
+    targets = models, gpt2_bf16
 }
 criterion_main!(model);

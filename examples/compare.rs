@@ -36,7 +36,8 @@ USAGE:
 OPTIONS:
     --sizes N,N,...   element counts (default 1000,16k,256k,4M,64M; k = 2^10, M = 2^20)
     --threads N       threads of the rayon pool (default: all cores)
-    --types T,T       element types: f32, f64 (default: f32,f64)
+    --types T,T       element types: f32, f64, bf16, f16 (default: f32,f64; the half
+                      types' ceilings are the f32 ones over the same bytes)
     --ops O,O         reductions: sum_abs, sum_sq (default: both)
     --out PATH        where to write the SVG chart (default: target/compare.svg);
                       a directory gets PATH/compare.svg
@@ -112,9 +113,9 @@ fn parse_args() -> Result<Option<Args>, String> {
     if let Some(t) = args
         .types
         .iter()
-        .find(|t| !["f32", "f64"].contains(&t.as_str()))
+        .find(|t| !["f32", "f64", "bf16", "f16"].contains(&t.as_str()))
     {
-        return Err(format!("unknown type {t:?}: f32 or f64"));
+        return Err(format!("unknown type {t:?}: f32, f64, bf16 or f16"));
     }
     if let Some(o) = args
         .ops
@@ -180,11 +181,24 @@ fn ceiling_two<T: CeilingFloat>(bytes: usize, samples: usize, x: &[T], op: Op) -
 }
 
 /// Element types under comparison.
-trait Float: Element + PeerFloat + CeilingFloat + Copy {
+trait Float: Element + PeerFloat + Copy {
     const NAME: &'static str;
     /// The unit roundoff: the peers' accuracy is checked against `n·u`.
     const UNIT_ROUNDOFF: f64;
     fn from_f32(v: f32) -> Self;
+    /// The value widened (or, for f64, rounded: its values are f32's here).
+    fn to_f32(self) -> f32;
+    /// GB/s of the one-thread (or two-thread) ceiling over `x`'s bytes.
+    fn ceiling(bytes: usize, samples: usize, x: &[Self], op: Op, two: bool) -> f64;
+}
+
+/// The ceilings of a type that has its own.
+fn own_ceiling<T: CeilingFloat>(bytes: usize, samples: usize, x: &[T], op: Op, two: bool) -> f64 {
+    if two {
+        ceiling_two(bytes, samples, x, op)
+    } else {
+        ceiling_one(bytes, samples, x, op)
+    }
 }
 
 impl Float for f32 {
@@ -192,6 +206,12 @@ impl Float for f32 {
     const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
     fn from_f32(v: f32) -> f32 {
         v
+    }
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn ceiling(bytes: usize, samples: usize, x: &[f32], op: Op, two: bool) -> f64 {
+        own_ceiling(bytes, samples, x, op, two)
     }
 }
 
@@ -201,7 +221,37 @@ impl Float for f64 {
     fn from_f32(v: f32) -> f64 {
         f64::from(v)
     }
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    fn ceiling(bytes: usize, samples: usize, x: &[f64], op: Op, two: bool) -> f64 {
+        own_ceiling(bytes, samples, x, op, two)
+    }
 }
+
+/// The half types: their values are checked against the f32 bound of the
+/// widened values (their peers accumulate in f32), and their ceiling is the
+/// f32 ceiling over the same number of bytes.
+macro_rules! half_float {
+    ($t:ty, $name:literal) => {
+        impl Float for $t {
+            const NAME: &'static str = $name;
+            const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+            fn from_f32(v: f32) -> $t {
+                <$t>::from_f32(v)
+            }
+            fn to_f32(self) -> f32 {
+                <$t>::to_f32(self)
+            }
+            fn ceiling(bytes: usize, samples: usize, x: &[$t], op: Op, two: bool) -> f64 {
+                let same_bytes: Vec<f32> = x[..x.len() / 2].iter().map(|v| v.to_f32()).collect();
+                own_ceiling(bytes, samples, &same_bytes, op, two)
+            }
+        }
+    };
+}
+half_float!(half::bf16, "bf16");
+half_float!(half::f16, "f16");
 
 /// Who a row measures, and on how many threads.
 #[derive(Clone, Copy, PartialEq)]
@@ -244,13 +294,14 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) -> f64 {
 /// The exact Σ|x| or Σx² of the first `n` values, which are multiples of
 /// 2^-23 (`common::tensors`), computed in integers.
 fn exact(op: &str, data: &[f32]) -> f64 {
+    // Multiples of 2^-23, or of 2^-24 once rounded to f16 (its subnormals).
     let units = data
         .iter()
-        .map(|&v| (f64::from(v) * f64::from(1 << 23)) as i128);
+        .map(|&v| (f64::from(v) * f64::from(1 << 24)) as i128);
     if op == "sum_abs" {
-        units.map(i128::abs).sum::<i128>() as f64 / 2f64.powi(23)
+        units.map(i128::abs).sum::<i128>() as f64 / 2f64.powi(24)
     } else {
-        units.map(|k| k * k).sum::<i128>() as f64 / 2f64.powi(46)
+        units.map(|k| k * k).sum::<i128>() as f64 / 2f64.powi(48)
     }
 }
 
@@ -263,8 +314,13 @@ fn progress(msg: &str) {
 fn table<T: Float>(args: &Args, op: &str) -> Table {
     let max = *args.sizes.last().unwrap();
     eprintln!("measuring {op} over {} ...", T::NAME);
-    let source: Vec<f32> = common::tensors(&[max], 7).remove(0);
-    let data: Vec<T> = source.iter().map(|&v| T::from_f32(v)).collect();
+    let data: Vec<T> = common::tensors(&[max], 7)
+        .remove(0)
+        .into_iter()
+        .map(T::from_f32)
+        .collect();
+    // The values as the element type holds them (the half types round).
+    let source: Vec<f32> = data.iter().map(|&v| T::to_f32(v)).collect();
 
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |name: &str, kind, threaded| {
@@ -333,8 +389,8 @@ fn table<T: Float>(args: &Args, op: &str) -> Table {
             }
         };
         let cop = if op == "sum_abs" { Op::Abs } else { Op::Sq };
-        record(ceil_1, ceiling_one(bytes, s, x, cop), exact);
-        record(ceil_2, ceiling_two(bytes, s, x, cop), exact);
+        record(ceil_1, T::ceiling(bytes, s, x, cop, false), exact);
+        record(ceil_2, T::ceiling(bytes, s, x, cop, true), exact);
         // The spinning worker is gone; let regnorm's helper find a free core.
         std::thread::sleep(Duration::from_millis(5));
         for &(r, f, threaded) in &peers {
@@ -375,8 +431,8 @@ fn table<T: Float>(args: &Args, op: &str) -> Table {
         // shared machine during the first measurement must not lower them.
         std::thread::sleep(Duration::from_millis(5));
         for (r, again) in [
-            (ceil_1, ceiling_one(bytes, s, x, cop)),
-            (ceil_2, ceiling_two(bytes, s, x, cop)),
+            (ceil_1, T::ceiling(bytes, s, x, cop, false)),
+            (ceil_2, T::ceiling(bytes, s, x, cop, true)),
         ] {
             let last = rows[r].gbs.last_mut().expect("measured above");
             *last = last.max(again);
@@ -607,6 +663,8 @@ fn main() -> ExitCode {
         for op in &args.ops {
             let t = match ty.as_str() {
                 "f32" => table::<f32>(&args, op),
+                "bf16" => table::<half::bf16>(&args, op),
+                "f16" => table::<half::f16>(&args, op),
                 _ => table::<f64>(&args, op),
             };
             print_table(&t);

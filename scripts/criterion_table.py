@@ -45,7 +45,8 @@ for est in sorted(root.glob("**/new/estimates.json")):
         labels[(group, key)] = "hot" if L3 is None or nbytes <= L3 else "cold, DRAM"
 
 
-ORDER = ["naive iter().sum()", "naive", "faer", "ndarray", "nalgebra", "openblas, 1 thread", "openblas, threaded",
+ORDER = ["naive iter().sum()", "naive iter().map(to_f32).sum()", "half to_f32_vec + faer",
+         "half to_f32_vec + openblas, threaded", "naive", "faer", "ndarray", "nalgebra", "openblas, 1 thread", "openblas, threaded",
          "openblas nrm2², threaded", "scalar", "portable", "avx", "avx512", "dispatched", "parallel", "parallel-in-pool"]
 
 
@@ -82,7 +83,8 @@ def headline():
     regnorm_rows = {"avx512", "avx", "portable", "scalar", "dispatched", "parallel", "parallel-in-pool"}
     print("| reduction | size | regnorm one thread | best one-thread peer | regnorm 2 threads (from a worker) | best peer, any threads |")
     print("|---|---|---:|---|---:|---|")
-    for group, funcs in present(["sum_abs/f32", "sum_sq/f32", "sum_abs/f64", "sum_sq/f64"]):
+    for group, funcs in present(["sum_abs/f32", "sum_sq/f32", "sum_abs/f64", "sum_sq/f64",
+                                  "sum_abs/bf16", "sum_sq/bf16", "sum_abs/f16", "sum_sq/f16"]):
         for size in sorted({s for f in funcs.values() for s in f if isinstance(s, int) and s >= 16384}):
             def g(name):
                 v = funcs.get(name, {}).get(size)
@@ -97,7 +99,8 @@ def headline():
     print()
     print("| whole model | regnorm `penalty_model` | best per-tensor peer loop | speed-up |")
     print("|---|---:|---|---:|")
-    for group, funcs in present(["model_l1/resnet18", "model_l2/resnet18", "model_l1/gpt2_small", "model_l2/gpt2_small"]):
+    for group, funcs in present(["model_l1/resnet18", "model_l2/resnet18", "model_l1/gpt2_small", "model_l2/gpt2_small",
+                                  "model_l1/gpt2_small_bf16", "model_l2/gpt2_small_bf16"]):
         ours = funcs["regnorm penalty_model"]["GB/s"][1]
         peers = {f: v["GB/s"][1] for f, v in funcs.items() if "per-tensor loop" in f and not f.startswith("regnorm")}
         best = min(peers.items(), key=lambda kv: kv[1])

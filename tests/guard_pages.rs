@@ -165,6 +165,15 @@ fn every_tier_every_length_at_both_guards() {
             let f64s = |i: usize| f64::from(f32s(i)) * 1.5;
             run_all::<f64>(exec, a.tail(len), b.head(len), f64s);
             run_all::<f64>(exec, a.head(len), b.tail(len), f64s);
+            #[cfg(feature = "half")]
+            {
+                let bf16s = |i: usize| half::bf16::from_f32(f32s(i));
+                run_all::<half::bf16>(exec, a.tail(len), b.head(len), bf16s);
+                run_all::<half::bf16>(exec, a.head(len), b.tail(len), bf16s);
+                let f16s = |i: usize| half::f16::from_f32(f32s(i) * 0.01);
+                run_all::<half::f16>(exec, a.tail(len), b.head(len), f16s);
+                run_all::<half::f16>(exec, a.head(len), b.tail(len), f16s);
+            }
         }
     }
 }

@@ -9,7 +9,8 @@
 //!   `cblas_?asum` and `cblas_?dot(x, x)` on one thread and on OpenBLAS's
 //!   default thread count, and `cblas_?nrm2` (squared), threaded.
 //!
-//! Results are widened to `f64`; each peer accumulates in the element type.
+//! Results are widened to `f64`; each peer accumulates in the element type
+//! (`f32` for the half types: their peers widen first, as a user would).
 
 use faer::ColRef;
 use nalgebra::DVectorView;
@@ -90,6 +91,57 @@ macro_rules! peers_for {
 
 peers_for!(f32, sasum, sdot, snrm2_squared);
 peers_for!(f64, dasum, ddot, dnrm2_squared);
+
+/// Half types: what a user without regnorm writes. The plain iterator
+/// (widening each value, accumulating in `f32`), and `half`'s slice
+/// conversion to a new `f32` vector followed by the fastest f32 peers.
+macro_rules! half_peers_for {
+    ($t:ty) => {
+        impl PeerFloat for $t {
+            fn peers() -> Vec<Peer<$t>> {
+                #[allow(unused_mut)]
+                let mut peers = vec![
+                    Peer {
+                        name: "naive iter().map(to_f32).sum()",
+                        sum_abs: Some(|x: &[$t]| {
+                            f64::from(x.iter().map(|v| v.to_f32().abs()).sum::<f32>())
+                        }),
+                        sum_sq: Some(|x: &[$t]| {
+                            f64::from(x.iter().map(|v| v.to_f32() * v.to_f32()).sum::<f32>())
+                        }),
+                    },
+                    Peer {
+                        name: "half to_f32_vec + faer",
+                        sum_abs: Some(|x: &[$t]| {
+                            let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
+                            f64::from(ColRef::from_slice(&w[..]).norm_l1())
+                        }),
+                        sum_sq: Some(|x: &[$t]| {
+                            let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
+                            f64::from(ColRef::from_slice(&w[..]).squared_norm_l2())
+                        }),
+                    },
+                ];
+                #[cfg(feature = "openblas")]
+                peers.push(Peer {
+                    name: "half to_f32_vec + openblas, threaded",
+                    sum_abs: Some(|x: &[$t]| {
+                        let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
+                        openblas::all_threads(|| openblas::sasum(&w))
+                    }),
+                    sum_sq: Some(|x: &[$t]| {
+                        let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
+                        openblas::all_threads(|| openblas::sdot(&w))
+                    }),
+                });
+                peers
+            }
+        }
+    };
+}
+
+half_peers_for!(half::bf16);
+half_peers_for!(half::f16);
 
 /// The system OpenBLAS through its CBLAS interface.
 #[cfg(feature = "openblas")]

@@ -62,5 +62,29 @@ fuzz_target!(|input: Input| {
             v = tile(&v, len);
         }
         check(&v[offset.min(v.len())..]);
+        // The same bits as bf16 and f16 pairs: every tier against the scalar
+        // reference, and exactly the sums of the widening to f32.
+        let halves: Vec<u16> = v.iter().flat_map(|f| {
+            let b = f.to_bits();
+            [b as u16, (b >> 16) as u16]
+        }).collect();
+        let halves = &halves[offset.min(halves.len())..];
+        let bf: Vec<half::bf16> = halves.iter().map(|&h| half::bf16::from_bits(h)).collect();
+        let hf: Vec<half::f16> = halves.iter().map(|&h| half::f16::from_bits(h)).collect();
+        check_half(&bf, |h| h.to_f32());
+        check_half(&hf, |h| h.to_f32());
     }
 });
+
+fn check_half<H: regnorm::Element + Copy>(x: &[H], widen: impl Fn(H) -> f32) {
+    let bits = |s: Sums| (s.abs.to_bits(), s.sq.to_bits());
+    let widened: Vec<f32> = x.iter().map(|&h| widen(h)).collect();
+    let mut execs = execs();
+    let (_, reference_exec) = execs.remove(0);
+    let reference = reference_exec.sums(x);
+    assert_eq!(bits(reference), bits(reference_exec.sums(&widened)), "half = its widening");
+    for (tier, exec) in execs {
+        assert_eq!(bits(exec.sums(x)), bits(reference), "{tier} half sums");
+    }
+    assert_eq!(bits(Exec::new().sums(x)), bits(reference), "half parallel");
+}
