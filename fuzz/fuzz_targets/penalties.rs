@@ -45,6 +45,18 @@ fn check<R: Regularizer + Copy>(r: R, kind: u8, lambda: f64, ratio: f64, w: &[f3
     let r = r.with_exec(Exec::new());
     assert!(same_f64(r.penalty_model(model), expected_model), "parallel model");
     assert!(same_f64(pool().install(|| r.penalty_model(model)), expected_model), "model from a worker");
+    // The same bits as bf16 and f16 halves: their penalty is that of their
+    // widening to f32, on every tier.
+    let halves: Vec<u16> = w.iter().flat_map(|v| { let b = v.to_bits(); [b as u16, (b >> 16) as u16] }).collect();
+    let bf: Vec<half::bf16> = halves.iter().map(|&h| half::bf16::from_bits(h)).collect();
+    let hf: Vec<half::f16> = halves.iter().map(|&h| half::f16::from_bits(h)).collect();
+    let bf32: Vec<f32> = bf.iter().map(|h| h.to_f32()).collect();
+    let hf32: Vec<f32> = hf.iter().map(|h| h.to_f32()).collect();
+    for (tier, exec) in execs() {
+        let r = r.with_exec(exec);
+        assert!(same_f64(r.penalty(&bf), r.penalty(&bf32)), "{tier} bf16 penalty = its widening's");
+        assert!(same_f64(r.penalty(&hf), r.penalty(&hf32)), "{tier} f16 penalty = its widening's");
+    }
 }
 
 fuzz_target!(|input: Input| {

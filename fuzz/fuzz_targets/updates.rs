@@ -42,6 +42,13 @@ fuzz_target!(|input: Input| {
         return;
     };
 
+    // The half types: the same bits as bf16 and f16 weights and gradients.
+    let halves = |v: &[u32]| -> Vec<u16> { v.iter().flat_map(|b| [*b as u16, (b >> 16) as u16]).collect() };
+    let (wh, gh) = (halves(&input.w), halves(&input.g));
+    let n = wh.len().min(gh.len());
+    check_half(en, eta, &wh[..n], &gh[..n], half::bf16::from_bits, |h| h.to_f32(), half::bf16::from_f32);
+    check_half(en, eta, &wh[..n], &gh[..n], half::f16::from_bits, |h| h.to_f32(), half::f16::from_f32);
+
     // Gradients: shape checks first, nothing written on error.
     let reference = en.with_exec(execs()[0].1);
     let mut g_ref = g0.clone();
@@ -141,3 +148,46 @@ fuzz_target!(|input: Input| {
         }
     }
 });
+
+/// Half-precision weights and gradients: every tier's gradient, proximal
+/// step and weight decay equal the f32 ops (scalar reference) on the
+/// widened values, rounded once (NaN payloads aside).
+fn check_half<H: regnorm::Element + Copy>(
+    en: ElasticNet,
+    eta: f64,
+    w_bits: &[u16],
+    g_bits: &[u16],
+    from_bits: fn(u16) -> H,
+    widen: fn(H) -> f32,
+    narrow: fn(f32) -> H,
+) {
+    let w: Vec<H> = w_bits.iter().map(|&b| from_bits(b)).collect();
+    let g: Vec<H> = g_bits.iter().map(|&b| from_bits(b)).collect();
+    let (w32, g32): (Vec<f32>, Vec<f32>) = (w.iter().map(|&h| widen(h)).collect(), g.iter().map(|&h| widen(h)).collect());
+    let reference = en.with_exec(execs()[0].1);
+    let same = |a: &[H], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| {
+        let (x, y) = (widen(x), widen(narrow(y)));
+        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+    });
+    // The f32 ops on the widened values.
+    let mut g_ref = g32.clone();
+    reference.add_gradient(&w32, &mut g_ref).unwrap();
+    let mut w_prox = w32.clone();
+    let prox_ok = reference.prox_step(&mut w_prox, eta).is_ok();
+    for (tier, exec) in execs() {
+        let e = en.with_exec(exec);
+        let mut gh = g.clone();
+        e.add_gradient(&w, &mut gh).unwrap();
+        assert!(same(&gh, &g_ref), "{tier}: half gradient = f32 gradient rounded once");
+        let mut wh = w.clone();
+        assert_eq!(e.prox_step(&mut wh, eta).is_ok(), prox_ok, "{tier}: same step validation");
+        if prox_ok {
+            assert!(same(&wh, &w_prox), "{tier}: half prox = f32 prox rounded once");
+        }
+        let decay = WeightDecay::new(0.01).unwrap();
+        let (mut wd, mut wd32) = (w.clone(), w32.clone());
+        let ok = decay.with_exec(exec).apply(&mut wd, eta).is_ok();
+        assert_eq!(decay.with_exec(execs()[0].1).apply(&mut wd32, eta).is_ok(), ok);
+        assert!(same(&wd, &wd32), "{tier}: half decay = f32 decay rounded once");
+    }
+}
