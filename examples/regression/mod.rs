@@ -69,13 +69,20 @@ impl Data {
         }
     }
 
+    /// `Xw + b`.
+    pub fn predict(&self, w: &[f64], b: f64) -> Vec<f64> {
+        self.x
+            .chunks_exact(self.p)
+            .map(|row| row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>() + b)
+            .collect()
+    }
+
     /// `Xw + b − y`.
     pub fn residual(&self, w: &[f64], b: f64) -> Vec<f64> {
-        (0..self.n)
-            .map(|i| {
-                let row = &self.x[i * self.p..(i + 1) * self.p];
-                row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>() + b - self.y[i]
-            })
+        self.predict(w, b)
+            .iter()
+            .zip(&self.y)
+            .map(|(p, y)| p - y)
             .collect()
     }
 
@@ -101,9 +108,7 @@ impl Data {
         let mut v = vec![1.0; self.p + 1];
         let mut lambda = 0.0;
         for _ in 0..500 {
-            let r: Vec<f64> = self.residual(&v[..self.p], v[self.p]);
-            // residual() subtracts y; add it back: r = [X 1] v.
-            let r: Vec<f64> = r.iter().zip(&self.y).map(|(a, y)| a + y).collect();
+            let r = self.predict(&v[..self.p], v[self.p]); // [X 1] v
             let mut next = self.xt_over_n(&r);
             next.push(r.iter().sum::<f64>() / self.n as f64);
             let norm = next.iter().map(|a| a * a).sum::<f64>().sqrt();
@@ -235,12 +240,7 @@ fn duality_gap(data: &Data, kind: Kind, alpha: f64, w: &[f64]) -> f64 {
     let (l1, l2) = (l1 * n, l2 * n);
     let yc: Vec<f64> = data.y.iter().map(|v| v - data.mean_y()).collect();
     // R = y_c − Xw (X is centered, so the optimal intercept is ȳ).
-    let xw: Vec<f64> = data
-        .residual(w, 0.0)
-        .iter()
-        .zip(&data.y)
-        .map(|(r, y)| r + y)
-        .collect();
+    let xw = data.predict(w, 0.0);
     let r: Vec<f64> = yc.iter().zip(&xw).map(|(a, b)| a - b).collect();
     let xtr: Vec<f64> = data.xt_over_n(&r).iter().map(|v| v * n).collect();
     let xta: Vec<f64> = xtr.iter().zip(w).map(|(a, wj)| a - l2 * wj).collect();
