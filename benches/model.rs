@@ -57,21 +57,29 @@ fn models(c: &mut Criterion) {
                     black_box(total)
                 })
             });
-            for peer in f32::peers() {
-                let f = if op == "l1" {
-                    peer.sum_abs
-                } else {
-                    peer.sum_sq
-                };
-                if let Some(f) = f {
-                    group.bench_function(format!("{} per-tensor loop", peer.name), |b| {
-                        b.iter(|| {
-                            black_box(1e-4 * black_box(&model).iter().map(|t| f(t)).sum::<f64>())
-                        })
-                    });
-                }
-            }
+            peer_loops(&mut group, op, &model);
             group.finish();
+        }
+    }
+}
+
+/// The loop a user writes with each peer: the penalty of every tensor,
+/// summed.
+fn peer_loops<T: PeerFloat>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    op: &str,
+    model: &[Vec<T>],
+) {
+    for peer in T::peers() {
+        let f = if op == "l1" {
+            peer.sum_abs
+        } else {
+            peer.sum_sq
+        };
+        if let Some(f) = f {
+            group.bench_function(format!("{} per-tensor loop", peer.name), |b| {
+                b.iter(|| black_box(1e-4 * black_box(model).iter().map(|t| f(t)).sum::<f64>()))
+            });
         }
     }
 }
@@ -100,18 +108,7 @@ fn gpt2_bf16(c: &mut Criterion) {
                 })
             })
         });
-        for peer in half::bf16::peers() {
-            let f = if op == "l1" {
-                peer.sum_abs
-            } else {
-                peer.sum_sq
-            };
-            if let Some(f) = f {
-                group.bench_function(format!("{} per-tensor loop", peer.name), |b| {
-                    b.iter(|| black_box(1e-4 * black_box(&model).iter().map(|t| f(t)).sum::<f64>()))
-                });
-            }
-        }
+        peer_loops(&mut group, op, &model);
         group.finish();
     }
 }
