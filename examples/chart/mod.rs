@@ -89,45 +89,42 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size(40)
         .y_label_area_size(60);
     if panel.log_x {
-        let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc(panel.x_label.as_str())
-            .y_desc(panel.y_label.as_str())
-            .x_label_formatter(&|v| format!("{v:e}"))
-            .draw()?;
-        lines(panel, &mut chart)?;
-        chart
-            .configure_series_labels()
-            .position(
-                panel
-                    .legend
-                    .clone()
-                    .unwrap_or(SeriesLabelPosition::UpperRight),
-            )
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        plot(
+            panel,
+            &mut builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?,
+        )
     } else {
-        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc(panel.x_label.as_str())
-            .y_desc(panel.y_label.as_str())
-            .draw()?;
-        lines(panel, &mut chart)?;
-        chart
-            .configure_series_labels()
-            .position(
-                panel
-                    .legend
-                    .clone()
-                    .unwrap_or(SeriesLabelPosition::UpperRight),
-            )
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        plot(panel, &mut builder.build_cartesian_2d(x0..x1, y0..y1)?)
     }
+}
+
+/// The mesh, the lines and the legend, on either kind of x axis.
+fn plot<'a, DB, X>(
+    panel: &Panel,
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .x_label_formatter(&|v| format!("{v:e}"))
+        .draw()?;
+    lines(panel, chart)?;
+    chart
+        .configure_series_labels()
+        .position(
+            panel
+                .legend
+                .clone()
+                .unwrap_or(SeriesLabelPosition::UpperRight),
+        )
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
 
