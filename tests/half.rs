@@ -20,37 +20,28 @@ trait Half: Element + Copy + Default + core::fmt::Debug {
     fn from_f32(v: f32) -> Self;
 }
 
-impl Half for bf16 {
-    const NAME: &'static str = "bf16";
-    fn from_bits(b: u16) -> bf16 {
-        bf16::from_bits(b)
-    }
-    fn to_bits(self) -> u16 {
-        bf16::to_bits(self)
-    }
-    fn to_f32(self) -> f32 {
-        bf16::to_f32(self)
-    }
-    fn from_f32(v: f32) -> bf16 {
-        bf16::from_f32(v)
-    }
+/// The `half` crate's own methods, under one trait for both types.
+macro_rules! half_type {
+    ($t:ty, $name:literal) => {
+        impl Half for $t {
+            const NAME: &'static str = $name;
+            fn from_bits(b: u16) -> $t {
+                <$t>::from_bits(b)
+            }
+            fn to_bits(self) -> u16 {
+                <$t>::to_bits(self)
+            }
+            fn to_f32(self) -> f32 {
+                <$t>::to_f32(self)
+            }
+            fn from_f32(v: f32) -> $t {
+                <$t>::from_f32(v)
+            }
+        }
+    };
 }
-
-impl Half for f16 {
-    const NAME: &'static str = "f16";
-    fn from_bits(b: u16) -> f16 {
-        f16::from_bits(b)
-    }
-    fn to_bits(self) -> u16 {
-        f16::to_bits(self)
-    }
-    fn to_f32(self) -> f32 {
-        f16::to_f32(self)
-    }
-    fn from_f32(v: f32) -> f16 {
-        f16::from_f32(v)
-    }
-}
+half_type!(bf16, "bf16");
+half_type!(f16, "f16");
 
 fn widen<H: Half>(x: &[H]) -> Vec<f32> {
     x.iter().map(|v| v.to_f32()).collect()
