@@ -40,6 +40,18 @@ impl<V, H> Widened<V, H> {
     }
 }
 
+/// Implements a lane-wise [`Vector`] method of [`Widened`] by the `f32`
+/// register's method of the same name.
+macro_rules! delegate {
+    ($name:ident($($arg:ident),*)) => {
+        #[inline(always)]
+        unsafe fn $name(self $(, $arg: Self)*) -> Self {
+            // SAFETY: the caller guarantees the tier's features.
+            Self::new(unsafe { self.0.$name($($arg.0),*) })
+        }
+    };
+}
+
 /// The most lanes of any `f32` register (AVX-512): sizes scratch arrays.
 const MAX_WIDTH: usize = 16;
 
@@ -99,46 +111,14 @@ where
             core::ptr::copy_nonoverlapping(lanes.as_ptr().add(lo), ptr.wrapping_add(lo), hi - lo);
         }
     }
-    #[inline(always)]
-    unsafe fn abs(self) -> Self {
-        // SAFETY: the caller guarantees the tier's features.
-        Self::new(unsafe { self.0.abs() })
-    }
-    #[inline(always)]
-    unsafe fn mul(self, rhs: Self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.mul(rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.add(rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn sub(self, rhs: Self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.sub(rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.mul_add(a.0, b.0) })
-    }
-    #[inline(always)]
-    unsafe fn sign(self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.sign() })
-    }
-    #[inline(always)]
-    unsafe fn copysign(self, sign: Self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.copysign(sign.0) })
-    }
-    #[inline(always)]
-    unsafe fn where_positive(self, value: Self) -> Self {
-        // SAFETY: as above.
-        Self::new(unsafe { self.0.where_positive(value.0) })
-    }
+    delegate!(abs());
+    delegate!(mul(rhs));
+    delegate!(add(rhs));
+    delegate!(sub(rhs));
+    delegate!(mul_add(a, b));
+    delegate!(sign());
+    delegate!(copysign(sign));
+    delegate!(where_positive(value));
     #[inline(always)]
     unsafe fn zero_mask(self) -> u32 {
         // SAFETY: as above.
