@@ -39,14 +39,18 @@
 //! multiply-adds: one instruction instead of two halves the work of `Σw²`
 //! on the two 512-bit ports of a Xeon (measured there: `f32` `sum_sq` at
 //! 16 Ki elements went from 0.73-0.82 to 0.89-0.96 of the one-thread
-//! ceiling) and of the fused `Σ|w|` + `Σw²` pass. Every x86_64 CPU since
+//! ceiling; the unfused order is built by `--cfg regnorm_unfused_squares`)
+//! and of the fused `Σ|w|` + `Σw²` pass. Every x86_64 CPU since
 //! 2013 and every aarch64 CPU has the instruction; the AVX tier requires
 //! it, and the portable tier uses std's exact software `mul_add` where the
 //! build target has none (slow, but the same bits). 64 rows per block
 //! spend the per-block fold (eight `f32`→`f64` conversions per sum) over
 //! 16 KiB: 32 rows measured 0.66-0.72 of the ceiling for the fused `sums`
-//! pass at 16 Ki `f32`, 64 rows 0.83-0.85, and the error bound stays what it
-//! was. 64 KiB super-chunks let two threads split inputs from 128 KiB on,
+//! pass at 16 Ki `f32`, 64 rows 0.83-0.85 (32 rows: `--cfg
+//! regnorm_rows_32`), and the error bound stays what it was. To rerun an
+//! A/B: `RUSTFLAGS="--cfg regnorm_rows_32" cargo run --release
+//! --target-dir target/ab --example speed_of_light -- 16384`, against the
+//! same command without the flag and `--target-dir`. 64 KiB super-chunks let two threads split inputs from 128 KiB on,
 //! and shard a tensor at a finer grain.
 //!
 //! # Error bound

@@ -26,7 +26,9 @@ use crate::element::sealed::Sealed;
 
 /// Rows of `L` lanes in one block: every lane adds at most this many terms
 /// in the lane type before its total moves to `f64`.
-pub(crate) const ROWS: usize = 64;
+/// (`--cfg regnorm_rows_32` builds the order with 32 rows, to measure what
+/// 64 give; see "Why these numbers" in the crate docs.)
+pub(crate) const ROWS: usize = if cfg!(regnorm_rows_32) { 32 } else { 64 };
 
 /// How far ahead of the row being read the body asks for data, in
 /// elements: far enough to hide the latency of the last-level cache and of

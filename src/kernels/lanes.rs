@@ -194,6 +194,11 @@ pub trait Group: Copy {
 #[derive(Clone, Copy)]
 pub struct Lanes<V, const N: usize>([V; N]);
 
+/// `--cfg regnorm_unfused_squares` builds every tier with a square added as
+/// a multiply, then an add (the order before 2026-11-27), to measure what
+/// the fused multiply-add gives; the bits then differ from a normal build.
+pub(crate) const UNFUSED_SQUARES: bool = cfg!(regnorm_unfused_squares);
+
 /// The largest lane count of any element type; sizes scratch arrays.
 pub(crate) const MAX_LANES: usize = 64;
 
@@ -297,7 +302,13 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         let mut out = acc.0;
         for (o, v) in out.iter_mut().zip(self.0) {
             // SAFETY: features: the caller.
-            *o = unsafe { v.mul_add(v, *o) };
+            *o = unsafe {
+                if UNFUSED_SQUARES {
+                    o.add(v.mul(v))
+                } else {
+                    v.mul_add(v, *o)
+                }
+            };
         }
         Self(out)
     }

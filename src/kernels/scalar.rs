@@ -5,7 +5,7 @@
 
 use super::Totals;
 use super::body::block_len;
-use super::lanes::{Float, MAX_LANES, fold_tree};
+use super::lanes::{Float, MAX_LANES, UNFUSED_SQUARES, fold_tree};
 use super::ops::Rows;
 use crate::element::Lane;
 use crate::element::sealed::Sealed;
@@ -30,7 +30,11 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
             let v = rows.element(i);
             let lane = (i - block) % lanes;
             abs[lane] = abs[lane] + v.abs();
-            sq[lane] = v.mul_add(v, sq[lane]);
+            sq[lane] = if UNFUSED_SQUARES {
+                sq[lane] + v * v
+            } else {
+                v.mul_add(v, sq[lane])
+            };
             if R::COUNTS_ZEROS && v == Lane::<R::Elem>::ZERO {
                 total.zeros += 1;
             }
