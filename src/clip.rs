@@ -138,16 +138,59 @@ impl ClipGradNorm {
                 .sums
                 .sq
                 .sqrt();
-            if !total.is_finite() && self.error_if_nonfinite {
-                return Err(Error::NonFiniteNorm { total });
-            }
-            if total > self.max_norm || total.is_nan() {
-                let c = coefficient::<T>(self.max_norm / (total + 1e-6));
-                let passes = tensors.into_iter().map(|x| Scale { x, c }).collect();
-                reduce::run_model(passes, Which::Neither, tier, par);
-            }
-            Ok(total)
+            self.scale(total, tensors)
         })
+    }
+
+    /// How this clipping runs its calls.
+    ///
+    /// ```
+    /// let clip = regnorm::ClipGradNorm::new(1.0)?;
+    /// assert_eq!(clip.exec(), regnorm::Exec::new());
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    pub fn exec(&self) -> Exec {
+        self.exec
+    }
+
+    /// Clips gradients by a total norm computed elsewhere: what finishes
+    /// a sharded clipping, each rank scaling its own pieces by the global
+    /// norm `√(merged Σg²)` of the merged [`Partial`](crate::shard::Partial)s
+    /// (see [`crate::shard`]). Returns `total`; the decision and the scale
+    /// are exactly [`clip_model`](ClipGradNorm::clip_model)'s.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteNorm`] as described on the type.
+    ///
+    /// ```
+    /// let clip = regnorm::ClipGradNorm::new(1.0)?;
+    /// let (mut a, mut b) = (vec![3.0f32], vec![4.0f32]);
+    /// clip.clip_model([&mut a, &mut b])?;
+    /// let mut a2 = vec![3.0f32];
+    /// clip.clip_with_norm(5.0, [&mut a2])?; // this rank's piece of the same model
+    /// assert_eq!(a, a2);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    pub fn clip_with_norm<T, G>(&self, total: f64, grads: G) -> Result<f64, Error>
+    where
+        T: Element,
+        G: IntoIterator,
+        G::Item: AsMut<[T]>,
+    {
+        with_mut_slices(grads, |tensors| self.scale(total, tensors))
+    }
+
+    fn scale<T: Element>(&self, total: f64, tensors: Vec<&mut [T]>) -> Result<f64, Error> {
+        if !total.is_finite() && self.error_if_nonfinite {
+            return Err(Error::NonFiniteNorm { total });
+        }
+        if total > self.max_norm || total.is_nan() {
+            let c = coefficient::<T>(self.max_norm / (total + 1e-6));
+            let passes = tensors.into_iter().map(|x| Scale { x, c }).collect();
+            let (tier, par) = (self.exec.tier(), self.exec.par());
+            reduce::run_model(passes, Which::Neither, tier, par);
+        }
+        Ok(total)
     }
 }
 

@@ -57,6 +57,9 @@ pub(crate) mod sealed {
         /// Whether the lane type is the element type itself (`f32`, `f64`),
         /// so that storing a lane value loses nothing.
         const LANE_IS_ELEMENT: bool = true;
+        /// A number that tells the element types apart in a shard layout's
+        /// fingerprint (`crate::shard`).
+        const TAG: u64;
         /// The element as a lane value (exact).
         fn to_lane(self) -> Self::Lane;
         /// A lane value stored as an element (exact for `f32` and `f64`).
@@ -75,6 +78,7 @@ pub(crate) mod sealed {
     impl Sealed for f32 {
         type Lane = f32;
         const LANES: usize = 64;
+        const TAG: u64 = 1;
         #[inline(always)]
         fn to_lane(self) -> f32 {
             self
@@ -93,6 +97,7 @@ pub(crate) mod sealed {
     impl Sealed for f64 {
         type Lane = f64;
         const LANES: usize = 32;
+        const TAG: u64 = 2;
         #[inline(always)]
         fn to_lane(self) -> f64 {
             self
@@ -113,11 +118,12 @@ pub(crate) mod sealed {
     /// the portable tier) or by the x86 tiers' own instructions.
     #[cfg(feature = "half")]
     macro_rules! half_element {
-        ($t:ty) => {
+        ($t:ty, $tag:expr) => {
             impl Sealed for $t {
                 type Lane = f32;
                 const LANES: usize = 64;
                 const LANE_IS_ELEMENT: bool = false;
+                const TAG: u64 = $tag;
                 #[inline(always)]
                 fn to_lane(self) -> f32 {
                     self.to_f32()
@@ -135,7 +141,7 @@ pub(crate) mod sealed {
         };
     }
     #[cfg(feature = "half")]
-    half_element!(half::bf16);
+    half_element!(half::bf16, 3);
     #[cfg(feature = "half")]
-    half_element!(half::f16);
+    half_element!(half::f16, 4);
 }

@@ -64,6 +64,65 @@ pub enum Error {
         /// The total norm computed.
         total: f64,
     },
+    /// A shard names a tensor the [`Layout`](crate::shard::Layout) does not
+    /// have.
+    UnknownTensor {
+        /// The tensor index given.
+        tensor: usize,
+        /// The number of tensors in the layout.
+        tensors: usize,
+    },
+    /// A shard's range does not lie inside its tensor.
+    ShardOutOfRange {
+        /// The tensor.
+        tensor: usize,
+        /// The range's first element.
+        start: usize,
+        /// The range's end (exclusive).
+        end: usize,
+        /// The tensor's length.
+        tensor_len: usize,
+    },
+    /// A shard that does not start (or end) at a multiple of the layout's
+    /// unit or at the tensor's end.
+    ShardMisaligned {
+        /// The tensor.
+        tensor: usize,
+        /// The range's first element.
+        start: usize,
+        /// The range's end (exclusive).
+        end: usize,
+        /// The unit: elements per super-chunk.
+        unit: usize,
+    },
+    /// Elements of a tensor that two shards both cover.
+    ShardOverlap {
+        /// The tensor.
+        tensor: usize,
+        /// The first element covered twice.
+        offset: usize,
+    },
+    /// Elements of a tensor that no shard covers.
+    ShardGap {
+        /// The tensor.
+        tensor: usize,
+        /// The first element not covered.
+        offset: usize,
+    },
+    /// Partials made for different layouts (tensor counts, lengths or
+    /// element types): ranks that disagree about the model.
+    LayoutMismatch {
+        /// The first partial (rank) whose layout differs from partial 0's.
+        part: usize,
+    },
+    /// Words that are not a partial encoded by this version of regnorm, or
+    /// whose subtrees do not fit the canonical tree.
+    MalformedPartial,
+    /// A split into 0 parts.
+    InvalidParts {
+        /// The number given.
+        parts: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -105,6 +164,47 @@ impl fmt::Display for Error {
                 f,
                 "the total gradient norm is {total}, not finite; gradients left unchanged"
             ),
+            Error::UnknownTensor { tensor, tensors } => write!(
+                f,
+                "shard of tensor {tensor}, but the layout has {tensors} tensors"
+            ),
+            Error::ShardOutOfRange {
+                tensor,
+                start,
+                end,
+                tensor_len,
+            } => write!(
+                f,
+                "shard {start}..{end} of tensor {tensor} does not lie in its {tensor_len} elements"
+            ),
+            Error::ShardMisaligned {
+                tensor,
+                start,
+                end,
+                unit,
+            } => write!(
+                f,
+                "shard {start}..{end} of tensor {tensor} is misaligned: a shard must start and end at a multiple of {unit} elements (whole 64 KiB super-chunks of the canonical order) or at the tensor's end"
+            ),
+            Error::ShardOverlap { tensor, offset } => write!(
+                f,
+                "tensor {tensor}: element {offset} is in two shards; every element must be in exactly one"
+            ),
+            Error::ShardGap { tensor, offset } => write!(
+                f,
+                "tensor {tensor}: element {offset} is in no shard; every element must be in exactly one"
+            ),
+            Error::LayoutMismatch { part } => write!(
+                f,
+                "rank {part} describes another model layout (tensor count, lengths or element type) than rank 0"
+            ),
+            Error::MalformedPartial => write!(
+                f,
+                "malformed partial: not made by this version of regnorm, or corrupted in transit"
+            ),
+            Error::InvalidParts { parts } => {
+                write!(f, "cannot split a tensor into {parts} parts")
+            }
             Error::TierUnavailable { tier } => write!(
                 f,
                 "kernel tier `{tier}` is not available on this CPU; available: {}",
@@ -119,6 +219,103 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The error as five words: a code and four payload words (`f64` as
+    /// bits), for [`crate::shard::Partial::encode`]. Code 0 is "no error".
+    pub(crate) fn to_words(self) -> [u64; 5] {
+        let u = |v: usize| v as u64;
+        let f = f64::to_bits;
+        match self {
+            Error::InvalidLambda { lambda } => [1, f(lambda), 0, 0, 0],
+            Error::InvalidL1Ratio { l1_ratio } => [2, f(l1_ratio), 0, 0, 0],
+            Error::TierUnavailable { tier } => {
+                let index = Tier::ALL.iter().position(|&t| t == tier).unwrap_or(0);
+                [3, u(index), 0, 0, 0]
+            }
+            Error::InvalidStep { eta } => [4, f(eta), 0, 0, 0],
+            Error::InvalidMaxNorm { max_norm } => [5, f(max_norm), 0, 0, 0],
+            Error::TensorCountMismatch { params, grads } => [6, u(params), u(grads), 0, 0],
+            Error::LengthMismatch {
+                index,
+                params,
+                grads,
+            } => [7, u(index), u(params), u(grads), 0],
+            Error::NonFiniteNorm { total } => [8, f(total), 0, 0, 0],
+            Error::UnknownTensor { tensor, tensors } => [9, u(tensor), u(tensors), 0, 0],
+            Error::ShardOutOfRange {
+                tensor,
+                start,
+                end,
+                tensor_len,
+            } => [10, u(tensor), u(start), u(end), u(tensor_len)],
+            Error::ShardMisaligned {
+                tensor,
+                start,
+                end,
+                unit,
+            } => [11, u(tensor), u(start), u(end), u(unit)],
+            Error::ShardOverlap { tensor, offset } => [12, u(tensor), u(offset), 0, 0],
+            Error::ShardGap { tensor, offset } => [13, u(tensor), u(offset), 0, 0],
+            Error::LayoutMismatch { part } => [14, u(part), 0, 0, 0],
+            Error::MalformedPartial => [15, 0, 0, 0, 0],
+            Error::InvalidParts { parts } => [16, u(parts), 0, 0, 0],
+        }
+    }
+
+    /// The error [`to_words`](Error::to_words) made these words from.
+    pub(crate) fn from_words(w: [u64; 5]) -> Option<Error> {
+        let u = |i: usize| usize::try_from(w[i]).ok();
+        let f = |i: usize| f64::from_bits(w[i]);
+        Some(match w[0] {
+            1 => Error::InvalidLambda { lambda: f(1) },
+            2 => Error::InvalidL1Ratio { l1_ratio: f(1) },
+            3 => Error::TierUnavailable {
+                tier: *Tier::ALL.get(u(1)?)?,
+            },
+            4 => Error::InvalidStep { eta: f(1) },
+            5 => Error::InvalidMaxNorm { max_norm: f(1) },
+            6 => Error::TensorCountMismatch {
+                params: u(1)?,
+                grads: u(2)?,
+            },
+            7 => Error::LengthMismatch {
+                index: u(1)?,
+                params: u(2)?,
+                grads: u(3)?,
+            },
+            8 => Error::NonFiniteNorm { total: f(1) },
+            9 => Error::UnknownTensor {
+                tensor: u(1)?,
+                tensors: u(2)?,
+            },
+            10 => Error::ShardOutOfRange {
+                tensor: u(1)?,
+                start: u(2)?,
+                end: u(3)?,
+                tensor_len: u(4)?,
+            },
+            11 => Error::ShardMisaligned {
+                tensor: u(1)?,
+                start: u(2)?,
+                end: u(3)?,
+                unit: u(4)?,
+            },
+            12 => Error::ShardOverlap {
+                tensor: u(1)?,
+                offset: u(2)?,
+            },
+            13 => Error::ShardGap {
+                tensor: u(1)?,
+                offset: u(2)?,
+            },
+            14 => Error::LayoutMismatch { part: u(1)? },
+            15 => Error::MalformedPartial,
+            16 => Error::InvalidParts { parts: u(1)? },
+            _ => return None,
+        })
+    }
+}
 
 /// `Ok(lambda)` if it is a valid regularization strength.
 pub(crate) fn check_lambda(lambda: f64) -> Result<f64, Error> {

@@ -130,6 +130,7 @@ mod kernels;
 mod parallel;
 mod penalty;
 mod reduce;
+pub mod shard;
 mod tensors;
 
 pub use clip::ClipGradNorm;

@@ -7,6 +7,7 @@ use crate::exec::Exec;
 use crate::kernels::ops::{AddGradient, Prox, coefficient};
 use crate::kernels::{Sums, Totals};
 use crate::reduce::{self, Which};
+use crate::shard::{Layout, Partial, Piece, partial_of};
 use crate::tensors::{check_pair, with_mut_slices, with_pairs};
 
 /// What a proximal step reports, from the same pass that made it.
@@ -233,6 +234,99 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
     {
         let totals = gradient_model(self, params, grads, self.which())?;
         Ok(self.value_of(totals.sums))
+    }
+
+    /// The penalty given the sums it needs, exactly as
+    /// [`penalty_model`](Regularizer::penalty_model) computes it from its
+    /// own: what finishes a sharded penalty from the merged
+    /// [`Partial`](crate::shard::Partial)s (see [`crate::shard`]).
+    ///
+    /// ```
+    /// use regnorm::{ElasticNet, Regularizer};
+    /// let en = ElasticNet::new(0.1, 0.5)?;
+    /// let w = [1.0f32, -3.0];
+    /// assert_eq!(en.penalty_of_sums(regnorm::sums(&w)), en.penalty(&w));
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn penalty_of_sums(&self, sums: Sums) -> f64 {
+        self.value_of(sums)
+    }
+
+    /// The sums this penalty needs over a rank's pieces of a sharded model,
+    /// as a [`Partial`](crate::shard::Partial); a bad piece is recorded in
+    /// it. Merge the partials of all ranks and finish with
+    /// [`penalty_of_sums`](Regularizer::penalty_of_sums).
+    ///
+    /// ```
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// use regnorm::{L1, Regularizer};
+    /// let w = vec![0.5f32; 20_000];
+    /// let layout = Layout::<f32>::new([w.len()]);
+    /// let l1 = L1::new(0.1)?;
+    /// let parts: Vec<Partial> = layout.split(0, 2)?.into_iter()
+    ///     .map(|r| l1.penalty_partial(&layout, &[Piece::new(0, r.start, &w[r])]))
+    ///     .collect();
+    /// let p = l1.penalty_of_sums(Partial::merge(&layout, &parts)?.total);
+    /// assert_eq!(p, l1.penalty(&w));
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn penalty_partial<T: Element, S: AsRef<[T]>>(
+        &self,
+        layout: &Layout<T>,
+        pieces: &[Piece<S>],
+    ) -> Partial {
+        self.exec().partial(layout, pieces, self.which())
+    }
+
+    /// [`penalty_and_gradient`](Regularizer::penalty_and_gradient) over a
+    /// rank's pieces of a sharded model: adds the gradient to `grads[i]`
+    /// (paired with `params[i]`) and returns the penalty's sums as a
+    /// [`Partial`](crate::shard::Partial). If a piece is bad or a gradient
+    /// does not pair up ([`Error::TensorCountMismatch`],
+    /// [`Error::LengthMismatch`] naming the piece), nothing is written and
+    /// the error is recorded in the partial.
+    ///
+    /// ```
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// use regnorm::{L2, Regularizer};
+    /// let w = vec![1.0f32, -2.0];
+    /// let mut g = vec![0.0f32; 2];
+    /// let layout = Layout::<f32>::new([2]);
+    /// let l2 = L2::new(0.5)?;
+    /// let part = l2.penalty_and_gradient_partial(&layout, &[Piece::new(0, 0, &w[..])], [&mut g]);
+    /// assert_eq!(l2.penalty_of_sums(Partial::merge(&layout, &[part])?.total), 2.5);
+    /// assert_eq!(g, [1.0, -2.0]);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    fn penalty_and_gradient_partial<T, G>(
+        &self,
+        layout: &Layout<T>,
+        params: &[Piece<&[T]>],
+        grads: G,
+    ) -> Partial
+    where
+        T: Element,
+        G: IntoIterator,
+        G::Item: AsMut<[T]>,
+    {
+        with_mut_slices(grads, |grads| {
+            if grads.len() != params.len() {
+                let e = Error::TensorCountMismatch {
+                    params: params.len(),
+                    grads: grads.len(),
+                };
+                return Partial::failed(layout, e);
+            }
+            let mut passes = Vec::with_capacity(params.len());
+            for (index, (p, g)) in params.iter().zip(grads).enumerate() {
+                if let Err(e) = check_pair(index, p.data, g) {
+                    return Partial::failed(layout, e);
+                }
+                passes.push((p.tensor, p.offset, self.gradient_pass(p.data, g)));
+            }
+            let exec = self.exec();
+            partial_of(layout, passes, self.which(), exec.tier(), exec.par())
+        })
     }
 
     /// The proximal step of step size `eta`: each weight becomes
