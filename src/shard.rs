@@ -216,7 +216,7 @@ impl<T: Element> Layout<T> {
             });
         }
         let unit = self.unit();
-        let on_boundary = |i: usize| i % unit == 0 || i == tensor_len;
+        let on_boundary = |i: usize| i.is_multiple_of(unit) || i == tensor_len;
         if on_boundary(start) && on_boundary(end) {
             Ok(())
         } else {
