@@ -200,7 +200,7 @@ fn merge_on_every_rank(layouts: &[Layout<f32>], parts: &[Partial]) -> Result<reg
 fn bad_layouts_give_every_rank_one_error() {
     let w = vec![1.0f32; 3 * UNIT + 5];
     let good = Layout::<f32>::new([w.len(), 10]);
-    let small = vec![2.0f32; 10];
+    let small = [2.0f32; 10];
     let exec = Exec::new();
     let part = |layout: &Layout<f32>, ps: &[Piece<&[f32]>]| exec.partial_sums(layout, ps);
 
