@@ -13,11 +13,11 @@
 //! mpirun --oversubscribe -n 4 target/release/examples/cost
 //! ```
 
-#[path = "../../benches/common/shapes.rs"]
-mod shapes;
+mod common;
 
 use std::time::Instant;
 
+use common::{my_share, shapes};
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 use regnorm::shard::Partial;
@@ -39,20 +39,7 @@ fn main() {
 
     let shapes = shapes::gpt2_small();
     let layout = Layout::<f32>::new(shapes.iter().copied());
-    let mut by_size: Vec<usize> = (0..shapes.len()).collect();
-    by_size.sort_by_key(|&t| std::cmp::Reverse(shapes[t]));
-    let mut mine = Vec::new();
-    let mut next = 0;
-    for (t, &len) in shapes.iter().enumerate() {
-        if by_size[..2].contains(&t) {
-            mine.push((t, layout.split(t, size).unwrap()[rank].clone()));
-        } else {
-            if next % size == rank {
-                mine.push((t, 0..len));
-            }
-            next += 1;
-        }
-    }
+    let mine = my_share(&layout, rank, size);
     let local: Vec<Vec<f32>> = shapes::tensors(
         &mine.iter().map(|(_, r)| r.len()).collect::<Vec<_>>(),
         1 + rank as u64,

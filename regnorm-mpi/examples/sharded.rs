@@ -18,44 +18,17 @@
 //! mpirun -n 4 target/release/examples/sharded     # as root: --allow-run-as-root; more ranks than cores: --oversubscribe
 //! ```
 
-#[path = "../../benches/common/shapes.rs"]
-mod shapes;
+mod common;
 
-use std::ops::Range;
 use std::process::ExitCode;
 
+use common::{my_share, shapes};
 use regnorm::{ClipGradNorm, L1, L2, Regularizer};
 use regnorm_mpi::{Layout, Piece, Sharded};
 
 const L1_LAMBDA: f64 = 1e-4;
 const L2_LAMBDA: f64 = 1e-3;
 const MAX_NORM: f64 = 1.0;
-
-/// Which elements of which tensors `rank` of `size` holds.
-fn layout_of(
-    layout: &Layout<f32>,
-    shapes: &[usize],
-    rank: usize,
-    size: usize,
-) -> Vec<(usize, Range<usize>)> {
-    let mut by_size: Vec<usize> = (0..shapes.len()).collect();
-    by_size.sort_by_key(|&t| std::cmp::Reverse(shapes[t]));
-    let split = &by_size[..2];
-    let mut mine = Vec::new();
-    let mut next = 0;
-    for (t, &len) in shapes.iter().enumerate() {
-        if split.contains(&t) {
-            let range = layout.split(t, size).expect("a tensor of the layout")[rank].clone();
-            mine.push((t, range));
-        } else {
-            if next % size == rank {
-                mine.push((t, 0..len));
-            }
-            next += 1;
-        }
-    }
-    mine
-}
 
 fn main() -> ExitCode {
     let universe = mpi::initialize().expect("MPI initialized once");
@@ -67,7 +40,7 @@ fn main() -> ExitCode {
     let weights = shapes::tensors(&shapes, 1);
     let grads = shapes::tensors(&shapes, 2);
     let layout = Layout::of(&weights);
-    let mine = layout_of(&layout, &shapes, rank, size);
+    let mine = my_share(&layout, rank, size);
     let pieces: Vec<Piece<&[f32]>> = mine
         .iter()
         .map(|(t, r)| Piece::new(*t, r.start, &weights[*t][r.clone()]))

@@ -4,6 +4,9 @@
 //! every rank the same error without touching a gradient. Each returns
 //! lines `name value` (the same on every rank) or `FAIL …`.
 
+#[path = "../../../benches/common/shapes.rs"]
+mod shapes;
+
 use std::ops::Range;
 
 use mpi::traits::Communicator;
@@ -11,19 +14,6 @@ use regnorm::{ClipGradNorm, ElasticNet, Error, Exec, L1, L2, Regularizer};
 use regnorm_mpi::{Layout, Piece, Sharded};
 
 const UNIT: usize = 16_384;
-
-/// Deterministic values in [-2, 2).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 22) as f32 - 2.0
-        })
-        .collect()
-}
 
 /// Tensors of two units or more are split over all ranks (rank `r` gets
 /// part `(r + t) mod size`); smaller ones go whole to rank `t mod size`.
@@ -44,6 +34,17 @@ fn assign(layout: &Layout<f32>, rank: usize, size: usize) -> Vec<(usize, Range<u
 fn pieces<'a>(model: &'a [Vec<f32>], mine: &[(usize, Range<usize>)]) -> Vec<Piece<&'a [f32]>> {
     mine.iter()
         .map(|(t, r)| Piece::new(*t, r.start, &model[*t][r.clone()]))
+        .collect()
+}
+
+/// This rank's local copies as pieces to write.
+fn pieces_mut<'a>(
+    local: &'a mut [Vec<f32>],
+    mine: &[(usize, Range<usize>)],
+) -> Vec<Piece<&'a mut [f32]>> {
+    mine.iter()
+        .zip(local)
+        .map(|((t, r), g)| Piece::new(*t, r.start, &mut g[..]))
         .collect()
 }
 
@@ -97,16 +98,8 @@ pub fn run_all<C: Communicator>(sharded: &Sharded<C>) -> Vec<String> {
     let (rank, size) = (sharded.rank(), sharded.size());
     let mut report = Report(Vec::new());
     let lens = [3 * UNIT + 100, 10, 0, 2 * UNIT, UNIT - 1, 5 * UNIT + 7, 300];
-    let model: Vec<Vec<f32>> = lens
-        .iter()
-        .enumerate()
-        .map(|(t, &n)| values(n, t as u64))
-        .collect();
-    let grads: Vec<Vec<f32>> = lens
-        .iter()
-        .enumerate()
-        .map(|(t, &n)| values(n, 100 + t as u64))
-        .collect();
+    let model = shapes::tensors(&lens, 1);
+    let grads = shapes::tensors(&lens, 2);
     let layout = Layout::of(&model);
     let mine = assign(&layout, rank, size);
     let ps = pieces(&model, &mine);
@@ -152,11 +145,7 @@ pub fn run_all<C: Communicator>(sharded: &Sharded<C>) -> Vec<String> {
         let mut whole = grads.clone();
         let want = clip.clip_model(&mut whole).unwrap();
         let mut local = locals(&grads, &mine);
-        let mut gp: Vec<Piece<&mut [f32]>> = mine
-            .iter()
-            .zip(&mut local)
-            .map(|((t, r), g)| Piece::new(*t, r.start, &mut g[..]))
-            .collect();
+        let mut gp = pieces_mut(&mut local, &mine);
         report.value(
             &format!("grad_norm(max {max_norm})"),
             sharded.clip_grad_norm(&clip, &layout, &mut gp),
@@ -202,7 +191,7 @@ pub fn run_all<C: Communicator>(sharded: &Sharded<C>) -> Vec<String> {
     );
 
     // Many small tensors: more than the exchange's first round holds.
-    let many: Vec<Vec<f32>> = (0..400).map(|t| values(1 + t % 7, t as u64)).collect();
+    let many = shapes::tensors(&(0..400).map(|t| 1 + t % 7).collect::<Vec<_>>(), 3);
     let many_layout = Layout::of(&many);
     let many_mine: Vec<(usize, Range<usize>)> = (0..many.len())
         .filter(|t| t % size == rank)
@@ -336,11 +325,7 @@ pub fn run_all<C: Communicator>(sharded: &Sharded<C>) -> Vec<String> {
     // A bad clipping threshold on rank 0 only: nobody clips.
     let threshold = if rank == 0 { f64::NAN } else { 1.0 };
     let mut local = locals(&grads, &mine);
-    let mut gp: Vec<Piece<&mut [f32]>> = mine
-        .iter()
-        .zip(&mut local)
-        .map(|((t, r), g)| Piece::new(*t, r.start, &mut g[..]))
-        .collect();
+    let mut gp = pieces_mut(&mut local, &mine);
     let got = sharded.clip_grad_norm(ClipGradNorm::new(threshold), &layout, &mut gp);
     let untouched = local
         .iter()
