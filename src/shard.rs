@@ -185,7 +185,11 @@ impl<T: Element> Layout<T> {
             return Err(Error::InvalidParts { parts });
         }
         let (unit, chunks) = (self.unit(), len.div_ceil(self.unit()));
-        let bound = |i: usize| (i * chunks / parts * unit).min(len);
+        // In u128: `i · chunks` overflows usize for absurd part counts.
+        let bound = |i: usize| {
+            let chunk = (i as u128 * chunks as u128 / parts as u128) as usize;
+            chunk.saturating_mul(unit).min(len)
+        };
         Ok((0..parts).map(|i| bound(i)..bound(i + 1)).collect())
     }
 
@@ -529,6 +533,12 @@ impl Partial {
             let (mine, tail) = rest.split_at(count);
             rest = tail;
             let chunks = len.div_ceil(unit);
+            if mine
+                .iter()
+                .any(|n| n.first.checked_add(n.chunks).is_none_or(|end| end > chunks))
+            {
+                return Err(Error::MalformedPartial);
+            }
             let mut covered = 0;
             for n in mine {
                 if n.first < covered {
