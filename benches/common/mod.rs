@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 pub mod ceiling;
+pub mod models;
 pub mod peers;
-pub mod shapes;
 
-pub use shapes::*;
+pub use models::*;

@@ -1,7 +1,7 @@
 //! The examples' model: GPT-2 small's shapes, and which pieces a rank holds.
 #![allow(dead_code)]
 
-#[path = "../../../benches/common/shapes.rs"]
+#[path = "../../../benches/common/models.rs"]
 pub mod shapes;
 
 use std::ops::Range;

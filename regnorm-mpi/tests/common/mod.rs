@@ -4,7 +4,7 @@
 //! every rank the same error without touching a gradient. Each returns
 //! lines `name value` (the same on every rank) or `FAIL …`.
 
-#[path = "../../../benches/common/shapes.rs"]
+#[path = "../../../benches/common/models.rs"]
 mod shapes;
 
 use std::ops::Range;
