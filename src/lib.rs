@@ -113,8 +113,10 @@
 //!
 //! # Safety
 //!
-//! `unsafe` code lives only in the kernel tiers (`src/kernels/`); every block
-//! states why it is sound. No input length or alignment reads outside the
+//! `unsafe` code lives in the kernel tiers (`src/kernels/`) and in the helper
+//! threads (`src/parallel/crew.rs`: a closure on the caller's stack lent to a
+//! long-lived thread; `src/parallel/placement.rs`: Linux CPU-placement
+//! calls); every block states why it is sound. No input length or alignment reads outside the
 //! slice: tails are read with masked loads (AVX, AVX-512) or copied (portable).
 
 #![warn(missing_docs)]

@@ -25,6 +25,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use super::placement::Placement;
+
 /// How long a helper keeps polling for work after its last job before it
 /// parks. Back-to-back calls find it awake; an idle process stops burning
 /// CPU this long after its last call.
@@ -58,6 +60,8 @@ struct Helper {
     /// Set by the helper just before it parks.
     parked: AtomicBool,
     thread: OnceLock<Thread>,
+    /// Where it runs: kept off the CPU of the thread that posts to it.
+    placement: Placement,
 }
 
 // SAFETY: `job` is the only field without its own synchronization. It is
@@ -76,6 +80,7 @@ impl Helper {
             job: UnsafeCell::new(None),
             parked: AtomicBool::new(false),
             thread: OnceLock::new(),
+            placement: Placement::new(),
         }
     }
 
@@ -83,6 +88,7 @@ impl Helper {
     /// each, then park.
     fn serve(&'static self) {
         let _ = self.thread.set(thread::current());
+        self.placement.started();
         let mut last_job = Instant::now();
         let mut polls = 0u32;
         loop {
@@ -92,6 +98,7 @@ impl Helper {
                     .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
+                self.placement.running();
                 // SAFETY: we moved POSTED to RUNNING, so the poster wrote
                 // `job` before its release store of POSTED, which our
                 // acquire saw, and it will not touch it until DONE.
@@ -106,15 +113,21 @@ impl Helper {
                 continue;
             }
             polls = polls.wrapping_add(1);
-            if !polls.is_multiple_of(64) || last_job.elapsed() < SPIN {
+            if !polls.is_multiple_of(64) {
                 std::hint::spin_loop();
                 continue;
             }
+            if last_job.elapsed() < SPIN {
+                self.placement.running();
+                continue;
+            }
+            self.placement.parking();
             self.parked.store(true, Ordering::SeqCst);
             if self.state.load(Ordering::SeqCst) != POSTED {
                 thread::park();
             }
             self.parked.store(false, Ordering::SeqCst);
+            self.placement.running();
         }
     }
 
@@ -237,6 +250,7 @@ where
     }) else {
         return (a(), b());
     };
+    helper.placement.keep_off_callers_cpu();
     let job = StackJob {
         f: UnsafeCell::new(Some(b)),
         result: UnsafeCell::new(None),

@@ -14,6 +14,8 @@
 
 #[cfg(feature = "rayon")]
 mod crew;
+#[cfg(feature = "rayon")]
+mod placement;
 
 /// Whether a call may use threads, and how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
