@@ -37,7 +37,10 @@ fn main() {
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1 << 20);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(40);
     let x: Vec<f32> = (0..n).map(|i| (i as f32 * 1e-3).sin()).collect();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let call = || {
         black_box(regnorm::sum_sq(black_box(&x[..])));
     };
