@@ -154,6 +154,13 @@ fn tree<R: Rows, const ABS: bool, const SQ: bool>(
     let chunk = super_len::<R::Elem>();
     let chunks = rows.len().div_ceil(chunk);
     let bytes = rows.bytes();
+    if chunks <= 1 {
+        // The common small call: no array of totals to clear.
+        let mut out = [Totals::ZERO; 1];
+        let mut rows = rows;
+        kernels::run::<R, ABS, SQ>(tier, &mut rows, stream, chunk, &mut out[..chunks]);
+        return out[0];
+    }
     if chunks <= LEAF_CHUNKS && !par.splits(bytes) {
         // One kernel call for the whole subtree; the tree over its
         // super-chunks' totals is then the same as recursing.
