@@ -194,13 +194,18 @@ fn over_chunks(t: &[Totals]) -> Totals {
 }
 
 fn canonical_nan(t: Totals) -> Totals {
-    let nan = |v: f64| if v.is_nan() { f64::NAN } else { v };
     Totals {
-        sums: Sums {
-            abs: nan(t.sums.abs),
-            sq: nan(t.sums.sq),
-        },
+        sums: canonical_nan_sums(t.sums),
         zeros: t.zeros,
+    }
+}
+
+/// Each NaN sum made the canonical `f64::NAN`.
+pub(crate) fn canonical_nan_sums(s: Sums) -> Sums {
+    let nan = |v: f64| if v.is_nan() { f64::NAN } else { v };
+    Sums {
+        abs: nan(s.abs),
+        sq: nan(s.sq),
     }
 }
 

@@ -65,7 +65,7 @@ use crate::exec::Exec;
 use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{Sums, Tier, Totals};
 use crate::parallel::Par;
-use crate::reduce::{self, Which, super_len};
+use crate::reduce::{self, Which, canonical_nan_sums, super_len};
 
 /// The global shape of a sharded model of element type `T`: every tensor's
 /// length, the same on every rank.
@@ -567,9 +567,9 @@ impl Partial {
             if next != mine.len() {
                 return Err(Error::MalformedPartial);
             }
-            tensors.push(canonical_nan(sums));
+            tensors.push(canonical_nan_sums(sums));
         }
-        let total = canonical_nan(tensors.iter().fold(Sums::ZERO, |acc, &s| acc + s));
+        let total = canonical_nan_sums(tensors.iter().fold(Sums::ZERO, |acc, &s| acc + s));
         Ok(Merged { tensors, total })
     }
 }
@@ -590,14 +590,6 @@ fn subtree(nodes: &[Node], next: &mut usize, first: usize, chunks: usize) -> Res
     let l = subtree(nodes, next, first, left)?;
     let r = subtree(nodes, next, first + left, chunks - left)?;
     Ok(l + r)
-}
-
-fn canonical_nan(s: Sums) -> Sums {
-    let nan = |v: f64| if v.is_nan() { f64::NAN } else { v };
-    Sums {
-        abs: nan(s.abs),
-        sq: nan(s.sq),
-    }
 }
 
 /// Checks the piece `offset..offset + len` of tensor `tensor` and appends
