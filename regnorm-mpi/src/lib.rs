@@ -25,7 +25,7 @@
 //! `L1::new(lambda)?`): returning early on one rank would leave the others
 //! waiting.
 //!
-//! ```no_run
+//! ```
 //! use regnorm::{ClipGradNorm, L2};
 //! use regnorm_mpi::{Layout, Piece, Sharded};
 //!
@@ -93,6 +93,9 @@ impl<R> Checked<R> for Result<R, Error> {
 /// Keeps the size of the first round of its exchange (see
 /// [`exchange`](Sharded::exchange)) from call to call, so create one per
 /// communicator on every rank and use it for all calls.
+///
+/// The examples run as a single rank (a process started without `mpirun`
+/// is one); under `mpirun -n N` the same code gives the same results.
 pub struct Sharded<'c, C: Communicator> {
     comm: &'c C,
     /// Words per rank of the first all-gather; every rank grows it alike.
@@ -105,6 +108,13 @@ const FIRST_CAPACITY: usize = 512;
 
 impl<'c, C: Communicator> Sharded<'c, C> {
     /// Sharded calls over `comm`'s ranks.
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// assert_eq!((sharded.rank(), sharded.size()), (0, 1));
+    /// ```
     pub fn new(comm: &'c C) -> Sharded<'c, C> {
         Sharded {
             comm,
@@ -113,11 +123,25 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     }
 
     /// This process's rank.
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// assert!(sharded.rank() < sharded.size());
+    /// ```
     pub fn rank(&self) -> usize {
         self.comm.rank() as usize
     }
 
     /// The number of ranks.
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// assert!(sharded.size() >= 1);
+    /// ```
     pub fn size(&self) -> usize {
         self.comm.size() as usize
     }
@@ -131,6 +155,22 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     /// breaks the layout rules ([`Error::ShardMisaligned`], …), ranks that
     /// disagree about the layout ([`Error::LayoutMismatch`]), pieces that
     /// overlap or leave gaps ([`Error::ShardOverlap`], [`Error::ShardGap`]).
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// use regnorm::{L1, Regularizer};
+    /// use regnorm_mpi::{Layout, Piece};
+    /// let w = vec![0.5f32; 40_000];
+    /// let layout = Layout::<f32>::new([w.len()]);
+    /// // One rank holding the tensor as two pieces.
+    /// let pieces = [Piece::new(0, 16_384, &w[16_384..]), Piece::new(0, 0, &w[..16_384])];
+    /// let p = sharded.penalty(L1::new(0.1), &layout, &pieces)?;
+    /// assert_eq!(p, L1::new(0.1)?.penalty(&w));
+    /// assert!(sharded.penalty(L1::new(-1.0), &layout, &pieces).is_err());
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
     pub fn penalty<R, T>(
         &self,
         reg: impl Checked<R>,
@@ -165,6 +205,20 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     /// As [`penalty`](Sharded::penalty), and [`Error::TensorCountMismatch`]
     /// or [`Error::LengthMismatch`] from a rank whose gradients do not pair
     /// up with its pieces; on any error no rank's gradients are changed.
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// use regnorm::L2;
+    /// use regnorm_mpi::{Layout, Piece};
+    /// let w = vec![1.0f32, -2.0];
+    /// let mut g = vec![vec![0.0f32; 2]];
+    /// let layout = Layout::<f32>::new([2]);
+    /// let p = sharded.penalty_and_gradient(L2::new(0.5), &layout, &[Piece::new(0, 0, &w[..])], &mut g)?;
+    /// assert_eq!((p, &g[0][..]), (2.5, &[1.0, -2.0][..]));
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
     pub fn penalty_and_gradient<R, T, G>(
         &self,
         reg: impl Checked<R>,
@@ -204,6 +258,20 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     /// As [`penalty`](Sharded::penalty), and [`Error::NonFiniteNorm`] on
     /// every rank if the clipping asks for it; on any error no gradient is
     /// changed.
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// use regnorm::ClipGradNorm;
+    /// use regnorm_mpi::{Layout, Piece};
+    /// let mut g = vec![3.0f32, 4.0];
+    /// let layout = Layout::<f32>::new([2]);
+    /// let norm = sharded.clip_grad_norm(ClipGradNorm::new(1.0), &layout, &mut [Piece::new(0, 0, &mut g[..])])?;
+    /// assert_eq!(norm, 5.0);
+    /// assert!((g[0] - 0.6).abs() < 1e-6);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
     pub fn clip_grad_norm<T: Element>(
         &self,
         clip: impl Checked<ClipGradNorm>,
@@ -226,6 +294,18 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     ///
     /// # Errors
     /// As [`penalty`](Sharded::penalty).
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// use regnorm_mpi::{Layout, Piece};
+    /// let (a, b) = (vec![3.0f64, 4.0], vec![-2.0f64]);
+    /// let layout = Layout::<f64>::new([2, 1]);
+    /// let pieces = [Piece::new(0, 0, &a[..]), Piece::new(1, 0, &b[..])];
+    /// assert_eq!(sharded.tensor_norms(regnorm::Exec::new(), &layout, &pieces)?, vec![5.0, 2.0]);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
     pub fn tensor_norms<T: Element>(
         &self,
         exec: Exec,
@@ -249,6 +329,19 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     /// # Errors
     /// [`Error::MalformedPartial`] (on every rank) if a rank's words do not
     /// decode.
+    ///
+    /// ```
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let sharded = regnorm_mpi::Sharded::new(&world);
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// let w = vec![1.0f32; 10];
+    /// let layout = Layout::<f32>::new([10]);
+    /// let mine = regnorm::Exec::new().partial_sums(&layout, &[Piece::new(0, 0, &w[..])]);
+    /// let all = sharded.exchange(&mine)?; // one partial per rank
+    /// assert_eq!(Partial::merge(&layout, &all)?.total.abs, 10.0);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
     pub fn exchange(&self, part: &Partial) -> Result<Vec<Partial>, Error> {
         let words = part.encode();
         let size = self.size();
