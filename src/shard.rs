@@ -602,14 +602,15 @@ fn cover<T: Element>(
     len: usize,
     out: &mut Vec<(Node, Range<usize>)>,
 ) -> Result<(), Error> {
+    let tensor_len = layout.len_or_err(tensor)?;
     let end = offset.checked_add(len).ok_or(Error::ShardOutOfRange {
         tensor,
         start: offset,
         end: usize::MAX,
-        tensor_len: layout.tensor_len(tensor).unwrap_or(0),
+        tensor_len,
     })?;
     layout.check(tensor, offset..end)?;
-    let (unit, tensor_len) = (layout.unit(), layout.lens[tensor]);
+    let unit = layout.unit();
     // The piece's super-chunks: `from..to` (the last may be the tensor's
     // partial one).
     let (from, to) = (offset / unit, end.div_ceil(unit));
