@@ -31,6 +31,23 @@ echo "running the parallel_threshold example..." >&2
 threshold_out=$(mktemp)
 cargo run --release --example parallel_threshold >"$threshold_out"
 
+echo "running the caller_switch example..." >&2
+switch_out=$(mktemp)
+cargo run --release --example caller_switch >"$switch_out"
+
+# Sharding cost, when MPI is installed (regnorm-mpi's cost example).
+mpi_out=$(mktemp)
+if command -v mpirun >/dev/null 2>&1; then
+    echo "running regnorm-mpi's cost example on 2 and 4 ranks..." >&2
+    cargo build --release -p regnorm-mpi --example cost >&2
+    mpi=(mpirun --oversubscribe)
+    [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
+    for n in 2 4; do
+        "${mpi[@]}" -n "$n" target/release/examples/cost >>"$mpi_out"
+        echo >>"$mpi_out"
+    done
+fi
+
 # NumPy as a peer, when it is installed (pip install numpy threadpoolctl).
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be set on this machine for the
 # older system OpenBLAS; they would slow NumPy's own newer OpenBLAS, so they
@@ -113,12 +130,29 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo
     cat "$threshold_out"
     echo
+    echo "### Calls while the calling thread switches: \`cargo run --release --example caller_switch\`"
+    echo
+    echo "Batches of 30 back-to-back parallel calls from the main thread, then from a pool worker, then on"
+    echo "one thread, repeated; a split call should never be slower than the one-thread call of its round."
+    echo
+    echo '```text'
+    cat "$switch_out"
+    echo '```'
+    echo
+    if [ -s "$mpi_out" ]; then
+        echo "### Sharded models over MPI: \`mpirun -n N target/release/examples/cost\` (regnorm-mpi)"
+        echo
+        echo "GPT-2-small shapes sharded as in the \`sharded\` example, one kernel thread per rank: each"
+        echo "rank's local kernels against the all-gather of the partials and their merge (4 ranks share 2 cores)."
+        echo
+        cat "$mpi_out"
+    fi
     echo "### Criterion suites: \`cargo bench ${features[*]}\`"
     echo
     echo "Medians in GB/s (bytes read, or read + written for updates), printed by \`scripts/criterion_table.py\`."
     python3 scripts/criterion_table.py
 } > "$section"
-rm -f "$compare_out" "$threshold_out" "$numpy_out" "$sol_out"
+rm -f "$compare_out" "$threshold_out" "$numpy_out" "$sol_out" "$switch_out" "$mpi_out"
 
 # BENCHMARKS.md keeps one section per machine, side by side: this run
 # replaces the section of this CPU model, or is added before the others.
