@@ -85,7 +85,7 @@ fn main() {
     };
     if rank == 0 {
         println!(
-            "{size} ranks; this rank's pieces: {} tensors/pieces, {:.0} MB; medians of {REPS} calls, slowest rank",
+            "{size} ranks; this rank's pieces: {} tensors/pieces, {:.0} MB; medians of {REPS} calls, slowest rank\n",
             pieces.len(),
             bytes as f64 / 1e6
         );
