@@ -154,28 +154,45 @@ fn tree<R: Rows, const ABS: bool, const SQ: bool>(
     let chunk = super_len::<R::Elem>();
     let chunks = rows.len().div_ceil(chunk);
     let bytes = rows.bytes();
-    if chunks <= 1 {
-        // The common small call: no array of totals to clear.
-        let mut out = [Totals::ZERO; 1];
-        let mut rows = rows;
-        kernels::run::<R, ABS, SQ>(tier, &mut rows, stream, chunk, &mut out[..chunks]);
-        return out[0];
-    }
     if chunks <= LEAF_CHUNKS && !par.splits(bytes) {
         // One kernel call for the whole subtree; the tree over its
-        // super-chunks' totals is then the same as recursing.
-        let mut out = [Totals::ZERO; LEAF_CHUNKS];
-        let mut rows = rows;
-        kernels::run::<R, ABS, SQ>(tier, &mut rows, stream, chunk, &mut out[..chunks]);
-        return over_chunks(&out[..chunks]);
+        // super-chunks' totals is then the same as recursing. The totals
+        // array is sized to the call: clearing 64 entries costs as much as
+        // reading a 1,000-element input.
+        return if chunks <= 1 {
+            leaf::<R, ABS, SQ, 1>(rows, tier, stream, chunks)
+        } else {
+            leaf::<R, ABS, SQ, LEAF_CHUNKS>(rows, tier, stream, chunks)
+        };
     }
-    let (left, right) = rows.split_at(chunks.div_ceil(2) * chunk);
+    let (left, right) = rows.split_at(left_chunks(chunks) * chunk);
     let (l, r) = par.join(
         bytes,
         |par| tree::<R, ABS, SQ>(left, tier, par, stream),
         |par| tree::<R, ABS, SQ>(right, tier, par, stream),
     );
     l + r
+}
+
+/// One kernel call over `chunks <= N` super-chunks, then the tree over
+/// their totals.
+fn leaf<R: Rows, const ABS: bool, const SQ: bool, const N: usize>(
+    mut rows: R,
+    tier: Tier,
+    stream: bool,
+    chunks: usize,
+) -> Totals {
+    let mut out = [Totals::ZERO; N];
+    let chunk = super_len::<R::Elem>();
+    kernels::run::<R, ABS, SQ>(tier, &mut rows, stream, chunk, &mut out[..chunks]);
+    over_chunks(&out[..chunks])
+}
+
+/// Step 5's split: a run of `c > 1` super-chunks is its first `⌈c/2⌉` and
+/// the rest (the one definition of the tree's shape, which the sharded
+/// merge in `crate::shard` follows too).
+pub(crate) const fn left_chunks(c: usize) -> usize {
+    c.div_ceil(2)
 }
 
 /// The most super-chunks (4 MiB) one kernel call reduces.
@@ -187,7 +204,7 @@ fn over_chunks(t: &[Totals]) -> Totals {
         0 => Totals::ZERO,
         1 => t[0],
         c => {
-            let (a, b) = t.split_at(c.div_ceil(2));
+            let (a, b) = t.split_at(left_chunks(c));
             over_chunks(a) + over_chunks(b)
         }
     }

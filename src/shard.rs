@@ -65,7 +65,7 @@ use crate::exec::Exec;
 use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{Sums, Tier, Totals};
 use crate::parallel::Par;
-use crate::reduce::{self, Which, canonical_nan_sums, super_len};
+use crate::reduce::{self, Which, canonical_nan_sums, left_chunks, super_len};
 
 /// The global shape of a sharded model of element type `T`: every tensor's
 /// length, the same on every rank.
@@ -586,7 +586,7 @@ fn subtree(nodes: &[Node], next: &mut usize, first: usize, chunks: usize) -> Res
     if node.first != first || chunks < 2 || node.chunks > chunks {
         return Err(Error::MalformedPartial);
     }
-    let left = chunks.div_ceil(2);
+    let left = left_chunks(chunks);
     let l = subtree(nodes, next, first, left)?;
     let r = subtree(nodes, next, first + left, chunks - left)?;
     Ok(l + r)
@@ -651,7 +651,7 @@ fn descend(
         found(first, chunks);
         return;
     }
-    let left = chunks.div_ceil(2);
+    let left = left_chunks(chunks);
     descend(first, left, from, to, found);
     descend(first + left, chunks - left, from, to, found);
 }
