@@ -7,7 +7,7 @@ use crate::exec::Exec;
 use crate::kernels::ops::{AddGradient, Prox, coefficient};
 use crate::kernels::{Sums, Totals};
 use crate::reduce::{self, Which};
-use crate::shard::{Layout, Partial, Piece, partial_of};
+use crate::shard::{Layout, Partial, Piece, check_piece_pairs, partial_of};
 use crate::tensors::{check_pair, with_mut_slices, with_pairs};
 
 /// What a proximal step reports, from the same pass that made it.
@@ -138,7 +138,7 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
     /// # Ok::<(), regnorm::Error>(())
     /// ```
     fn add_gradient<T: Element>(&self, params: &[T], grads: &mut [T]) -> Result<(), Error> {
-        check_pair(0, params, grads)?;
+        check_pair(params, grads)?;
         let exec = self.exec();
         reduce::run(
             self.gradient_pass(params, grads),
@@ -198,7 +198,7 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         params: &[T],
         grads: &mut [T],
     ) -> Result<f64, Error> {
-        check_pair(0, params, grads)?;
+        check_pair(params, grads)?;
         let exec = self.exec();
         let totals = reduce::run(
             self.gradient_pass(params, grads),
@@ -310,20 +310,14 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         G::Item: AsMut<[T]>,
     {
         with_mut_slices(grads, |grads| {
-            if grads.len() != params.len() {
-                let e = Error::TensorCountMismatch {
-                    params: params.len(),
-                    grads: grads.len(),
-                };
+            if let Err(e) = check_piece_pairs(params, &grads) {
                 return Partial::failed(layout, e);
             }
-            let mut passes = Vec::with_capacity(params.len());
-            for (index, (p, g)) in params.iter().zip(grads).enumerate() {
-                if let Err(e) = check_pair(index, p.data, g) {
-                    return Partial::failed(layout, e);
-                }
-                passes.push((p.tensor, p.offset, self.gradient_pass(p.data, g)));
-            }
+            let passes = params
+                .iter()
+                .zip(grads)
+                .map(|(p, g)| (p.tensor, p.offset, self.gradient_pass(p.data, g)))
+                .collect();
             let exec = self.exec();
             partial_of(layout, passes, self.which(), exec.tier(), exec.par())
         })

@@ -66,6 +66,7 @@ use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{Sums, Tier, Totals};
 use crate::parallel::Par;
 use crate::reduce::{self, Which, canonical_nan_sums, left_chunks, super_len};
+use crate::tensors::check_lengths;
 
 /// The global shape of a sharded model of element type `T`: every tensor's
 /// length, the same on every rank.
@@ -390,6 +391,30 @@ impl Partial {
         }
     }
 
+    /// [`plan`](Partial::plan) for a pass that also writes gradients:
+    /// besides the pieces, checks that `grads[i]` pairs with `params[i]`
+    /// (else [`Error::TensorCountMismatch`] or [`Error::LengthMismatch`]
+    /// naming the piece). What a transport merges before any gradient is
+    /// written, so that a bad layout or pairing on any rank changes none.
+    ///
+    /// ```
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// let layout = Layout::<f32>::new([4]);
+    /// let w = [1.0f32; 4];
+    /// let plan = Partial::plan_paired(&layout, &[Piece::new(0, 0, &w[..])], &[vec![0.0f32; 3]]);
+    /// assert_eq!(plan.error(), Some(regnorm::Error::LengthMismatch { index: 0, params: 4, grads: 3 }));
+    /// ```
+    pub fn plan_paired<T: Element, G: AsRef<[T]>>(
+        layout: &Layout<T>,
+        params: &[Piece<&[T]>],
+        grads: &[G],
+    ) -> Partial {
+        match check_piece_pairs(params, grads) {
+            Ok(()) => Partial::plan(layout, params),
+            Err(e) => Partial::failed(layout, e),
+        }
+    }
+
     /// The subtrees and their sums.
     ///
     /// ```
@@ -572,6 +597,18 @@ impl Partial {
         let total = canonical_nan_sums(tensors.iter().fold(Sums::ZERO, |acc, &s| acc + s));
         Ok(Merged { tensors, total })
     }
+}
+
+/// `Ok` if `grads[i]` pairs with `params[i]`: the same count, the same
+/// length piece by piece.
+pub(crate) fn check_piece_pairs<T, G: AsRef<[T]>>(
+    params: &[Piece<&[T]>],
+    grads: &[G],
+) -> Result<(), Error> {
+    check_lengths(
+        params.iter().map(|p| p.data.len()),
+        grads.iter().map(|g| g.as_ref().len()),
+    )
 }
 
 /// The total of the canonical subtree over super-chunks `first..first +

@@ -40,32 +40,39 @@ where
 {
     let params: Vec<P::Item> = params.into_iter().collect();
     let mut grads: Vec<G::Item> = grads.into_iter().collect();
+    let grads: Vec<&mut [T]> = grads.iter_mut().map(AsMut::as_mut).collect();
+    check_lengths(
+        params.iter().map(|p| p.as_ref().len()),
+        grads.iter().map(|g| g.len()),
+    )?;
+    Ok(f(params.iter().map(AsRef::as_ref).zip(grads).collect()))
+}
+
+/// `Ok` if params and grads of these lengths pair up: the same count, then
+/// the same length tensor by tensor (the first that differs is named).
+pub(crate) fn check_lengths(
+    params: impl ExactSizeIterator<Item = usize>,
+    grads: impl ExactSizeIterator<Item = usize>,
+) -> Result<(), Error> {
     if params.len() != grads.len() {
         return Err(Error::TensorCountMismatch {
             params: params.len(),
             grads: grads.len(),
         });
     }
-    let pairs: Vec<(&[T], &mut [T])> = params
-        .iter()
-        .map(AsRef::as_ref)
-        .zip(grads.iter_mut().map(AsMut::as_mut))
-        .collect();
-    for (index, (p, g)) in pairs.iter().enumerate() {
-        check_pair(index, p, g)?;
+    for (index, (p, g)) in params.zip(grads).enumerate() {
+        if p != g {
+            return Err(Error::LengthMismatch {
+                index,
+                params: p,
+                grads: g,
+            });
+        }
     }
-    Ok(f(pairs))
+    Ok(())
 }
 
-/// `Ok` if tensor `index` of the params and of the grads have one length.
-pub(crate) fn check_pair<T>(index: usize, params: &[T], grads: &[T]) -> Result<(), Error> {
-    if params.len() == grads.len() {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch {
-            index,
-            params: params.len(),
-            grads: grads.len(),
-        })
-    }
+/// `Ok` if one parameter tensor and its gradient have one length.
+pub(crate) fn check_pair<T>(params: &[T], grads: &[T]) -> Result<(), Error> {
+    check_lengths([params.len()].into_iter(), [grads.len()].into_iter())
 }

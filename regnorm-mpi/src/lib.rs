@@ -234,16 +234,14 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     {
         let reg = reg.checked();
         let mut grads: Vec<G::Item> = grads.into_iter().collect();
+        let grads: Vec<&mut [T]> = grads.iter_mut().map(AsMut::as_mut).collect();
         let plan = match &reg {
-            Ok(_) => pairing(params, &mut grads).map_or_else(
-                |e| Partial::failed(layout, e),
-                |()| Partial::plan(layout, params),
-            ),
+            Ok(_) => Partial::plan_paired(layout, params, &grads),
             Err(e) => Partial::failed(layout, *e),
         };
         Partial::merge(layout, &self.exchange(&plan)?)?;
         let reg = reg?;
-        let part = reg.penalty_and_gradient_partial(layout, params, &mut grads);
+        let part = reg.penalty_and_gradient_partial(layout, params, grads);
         let merged = Partial::merge(layout, &self.exchange(&part)?)?;
         Ok(reg.penalty_of_sums(merged.total))
     }
@@ -391,26 +389,4 @@ impl<'c, C: Communicator> Sharded<'c, C> {
         }
         messages.iter().map(|m| Partial::decode(m)).collect()
     }
-}
-
-/// `Ok` if `grads` pair up with `params`: the same count, the same length
-/// piece by piece.
-fn pairing<T, G: AsMut<[T]>>(params: &[Piece<&[T]>], grads: &mut [G]) -> Result<(), Error> {
-    if params.len() != grads.len() {
-        return Err(Error::TensorCountMismatch {
-            params: params.len(),
-            grads: grads.len(),
-        });
-    }
-    for (index, (p, g)) in params.iter().zip(grads).enumerate() {
-        let g = g.as_mut().len();
-        if p.data.len() != g {
-            return Err(Error::LengthMismatch {
-                index,
-                params: p.data.len(),
-                grads: g,
-            });
-        }
-    }
-    Ok(())
 }
