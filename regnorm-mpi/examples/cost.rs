@@ -62,19 +62,30 @@ fn main() {
     let l2 = L2::new(1e-3).unwrap().with_exec(exec);
     // +Inf never clips, so every call reads the same gradients.
     let clip = ClipGradNorm::new(f64::INFINITY).unwrap().with_exec(exec);
+    // Each case: the local kernels alone (as a partial), and the whole call.
+    // The gradients are a copy of the weights, so clipping's partial is
+    // taken over the weights' pieces (the same values).
     type Build<'a> = Box<dyn Fn() -> Partial + 'a>;
-    let cases: [(&str, Build); 3] = [
+    type Call<'a> = Box<dyn FnMut() -> f64 + 'a>;
+    let mut cases: [(&str, Build, Call); 3] = [
         (
             "L1 penalty",
             Box::new(|| l1.penalty_partial(&layout, &pieces)),
+            Box::new(|| sharded.penalty(&l1, &layout, &pieces).unwrap()),
         ),
         (
             "L2 penalty",
             Box::new(|| l2.penalty_partial(&layout, &pieces)),
+            Box::new(|| sharded.penalty(&l2, &layout, &pieces).unwrap()),
         ),
         (
             "clipping norm",
             Box::new(|| exec.partial_sum_sq(&layout, &pieces)),
+            Box::new(|| {
+                sharded
+                    .clip_grad_norm(&clip, &layout, &mut grad_pieces)
+                    .unwrap()
+            }),
         ),
     ];
 
@@ -94,7 +105,7 @@ fn main() {
         );
         println!("|---|---:|---:|---:|---:|---:|---:|");
     }
-    for (name, build) in &cases {
+    for (name, build, call) in &mut cases {
         let (mut t_local, mut t_exchange, mut t_merge, mut t_call) =
             (vec![], vec![], vec![], vec![]);
         for _ in 0..REPS {
@@ -112,13 +123,7 @@ fn main() {
             std::hint::black_box(merged);
             world.barrier();
             let t = Instant::now();
-            let v = match *name {
-                "L1 penalty" => sharded.penalty(&l1, &layout, &pieces).unwrap(),
-                "L2 penalty" => sharded.penalty(&l2, &layout, &pieces).unwrap(),
-                _ => sharded
-                    .clip_grad_norm(&clip, &layout, &mut grad_pieces)
-                    .unwrap(),
-            };
+            let v = call();
             t_call.push(t.elapsed().as_secs_f64());
             std::hint::black_box(v);
         }
