@@ -48,12 +48,7 @@ fn bench_type<T: Element + PeerFloat>(
             let x = &data[..n];
             group.throughput(Throughput::Bytes(size_of_val(x) as u64));
             for peer in T::peers() {
-                let f = if op == "sum_abs" {
-                    peer.sum_abs
-                } else {
-                    peer.sum_sq
-                };
-                if let Some(f) = f {
+                if let Some(f) = peer.reduction(op == "sum_sq") {
                     group.bench_function(format!("{}/{n}", peer.name), |b| {
                         b.iter(|| black_box(f(black_box(x))))
                     });

@@ -71,12 +71,7 @@ fn peer_loops<T: PeerFloat>(
     model: &[Vec<T>],
 ) {
     for peer in T::peers() {
-        let f = if op == "l1" {
-            peer.sum_abs
-        } else {
-            peer.sum_sq
-        };
-        if let Some(f) = f {
+        if let Some(f) = peer.reduction(op != "l1") {
             group.bench_function(format!("{} per-tensor loop", peer.name), |b| {
                 b.iter(|| black_box(1e-4 * black_box(model).iter().map(|t| f(t)).sum::<f64>()))
             });

@@ -338,7 +338,7 @@ fn table<T: Float>(args: &Args, op: &str) -> Table {
     let peers: Vec<_> = T::peers()
         .into_iter()
         .filter_map(|p| {
-            let f = if op == "sum_abs" { p.sum_abs } else { p.sum_sq }?;
+            let f = p.reduction(op == "sum_sq")?;
             let threaded = p.name.contains("threaded");
             Some((row(p.name, Kind::Peer, threaded), f, threaded))
         })

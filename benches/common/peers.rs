@@ -24,6 +24,13 @@ pub struct Peer<T: 'static> {
     pub sum_sq: Option<fn(&[T]) -> f64>,
 }
 
+impl<T> Peer<T> {
+    /// The peer's Σw² if `sq`, else its Σ|w|, if it has one.
+    pub fn reduction(&self, sq: bool) -> Option<fn(&[T]) -> f64> {
+        if sq { self.sum_sq } else { self.sum_abs }
+    }
+}
+
 /// Element types every peer supports.
 pub trait PeerFloat: Copy + Send + Sync + 'static {
     fn peers() -> Vec<Peer<Self>>;

@@ -98,7 +98,8 @@ fn draw<DB: DrawingBackend>(
     }
 }
 
-/// The mesh, the lines and the legend, on either kind of x axis.
+/// The mesh, the lines (reference series dashed and grey) and the legend,
+/// on either kind of x axis.
 fn plot<'a, DB, X>(
     panel: &Panel,
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
@@ -113,29 +114,6 @@ where
         .y_desc(panel.y_label.as_str())
         .x_label_formatter(&|v| format!("{v:e}"))
         .draw()?;
-    lines(panel, chart)?;
-    chart
-        .configure_series_labels()
-        .position(
-            panel
-                .legend
-                .clone()
-                .unwrap_or(SeriesLabelPosition::UpperRight),
-        )
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
-}
-
-fn lines<'a, DB, X>(
-    panel: &Panel,
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
-where
-    DB: DrawingBackend + 'a,
-    X: Ranged<ValueType = f64>,
-{
     let mut color = 0;
     for s in &panel.series {
         let style = if s.reference {
@@ -162,5 +140,16 @@ where
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
         }
     }
+    chart
+        .configure_series_labels()
+        .position(
+            panel
+                .legend
+                .clone()
+                .unwrap_or(SeriesLabelPosition::UpperRight),
+        )
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
