@@ -145,9 +145,12 @@ pub trait Vector: Copy {
     unsafe fn where_positive(self, value: Self) -> Self;
     /// Bit `i` set for each lane `i` equal to zero (`+0` or `-0`).
     unsafe fn zero_mask(self) -> u32;
-    /// Writes the lanes, widened exactly to `f64`, to `out[..WIDTH]`;
-    /// `out` must hold at least `WIDTH` values.
-    unsafe fn to_f64(self, out: &mut [f64]);
+    /// The tier's register of `f64` lanes: what the fold widens to.
+    type Wide: Vector<Elem = f64>;
+    /// Writes the lanes, widened exactly to `f64`, in order to the
+    /// `WIDTH / Wide::WIDTH` registers of `out` (one for an `f64` register:
+    /// itself; two for an `f32` one).
+    unsafe fn widen(self, out: &mut [Self::Wide]);
 }
 
 /// The `L` lanes of the canonical order, as the kernel body sees them.
@@ -201,6 +204,11 @@ pub(crate) const UNFUSED_SQUARES: bool = cfg!(regnorm_unfused_squares);
 
 /// The largest lane count of any element type; sizes scratch arrays.
 pub(crate) const MAX_LANES: usize = 64;
+
+/// The most `f64` registers a group's lanes widen to (64 `f32` lanes in
+/// 4-lane `f64` registers), and the most lanes of one.
+const MAX_WIDE: usize = 16;
+const MAX_WIDE_WIDTH: usize = 8;
 
 /// Implements a lane-wise [`Group`] method by applying the [`Vector`] method
 /// of the same name to each register (plain loops: a closure passed to
@@ -335,13 +343,37 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
 
     #[inline(always)]
     unsafe fn fold(self) -> f64 {
-        let mut wide = [0.0f64; MAX_LANES];
+        // Widened, register k's lanes fill wide registers k·per ..
+        // (k + 1)·per, so wide register j holds lanes j·W .. (j + 1)·W in
+        // order (W = Wide::WIDTH). The levels of `fold_tree` that pair lanes
+        // at least W apart then pair whole registers, j with j + count/2:
+        // they run as register adds, and the last register's W lanes finish
+        // the tree. (Folding through an array of lanes instead let LLVM
+        // interleave the two folds of the fused sums into 2-lane adds and
+        // shuffles, a cost of about a third of a 16 KiB call.)
+        let per = V::WIDTH / V::Wide::WIDTH;
+        let mut count = N * per;
+        debug_assert!(count.is_power_of_two() && count <= MAX_WIDE);
+        // SAFETY: features: the caller.
+        let mut wide = [unsafe { V::Wide::zero() }; MAX_WIDE];
         for (k, v) in self.0.into_iter().enumerate() {
-            // SAFETY: writes wide[k * WIDTH .. (k + 1) * WIDTH], inside the
-            // array since N * WIDTH = LANES <= MAX_LANES; features: the caller.
-            unsafe { v.to_f64(&mut wide[k * V::WIDTH..]) };
+            // SAFETY: writes wide[k·per .. (k + 1)·per], inside the array
+            // since N·per <= MAX_WIDE; features: the caller.
+            unsafe { v.widen(&mut wide[k * per..(k + 1) * per]) };
         }
-        fold_tree(&mut wide[..Self::LANES])
+        while count > 1 {
+            count /= 2;
+            for j in 0..count {
+                // SAFETY: features: the caller.
+                wide[j] = unsafe { wide[j].add(wide[j + count]) };
+            }
+        }
+        let mut lanes = [0.0f64; MAX_WIDE_WIDTH];
+        debug_assert!(V::Wide::WIDTH <= MAX_WIDE_WIDTH);
+        // SAFETY: `lanes` holds at least Wide::WIDTH values; features: the
+        // caller.
+        unsafe { wide[0].store(lanes.as_mut_ptr()) };
+        fold_tree(&mut lanes[..V::Wide::WIDTH])
     }
 }
 

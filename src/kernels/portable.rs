@@ -23,6 +23,7 @@ macro_rules! wide_vector {
     ($vec:ty, $elem:ty, $width:literal) => {
         impl Vector for $vec {
             type Elem = $elem;
+            type Wide = f64x4;
             const WIDTH: usize = $width;
             // Unaligned loads cost nothing extra here: rows need no framing.
             const ALIGN: usize = size_of::<$elem>();
@@ -144,9 +145,10 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
-            unsafe fn to_f64(self, out: &mut [f64]) {
-                for (o, l) in out.iter_mut().zip(self.to_array()) {
-                    *o = f64::from(l);
+            unsafe fn widen(self, out: &mut [f64x4]) {
+                let lanes = self.to_array();
+                for (o, four) in out.iter_mut().zip(lanes.chunks_exact(4)) {
+                    *o = f64x4::new(core::array::from_fn(|i| f64::from(four[i])));
                 }
             }
         }

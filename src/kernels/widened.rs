@@ -61,6 +61,7 @@ where
     H: Element + Sealed<Lane = f32> + Default,
 {
     type Elem = H;
+    type Wide = V::Wide;
     const WIDTH: usize = V::WIDTH;
     const ALIGN: usize = V::WIDTH * size_of::<H>();
 
@@ -125,8 +126,8 @@ where
         unsafe { self.0.zero_mask() }
     }
     #[inline(always)]
-    unsafe fn to_f64(self, out: &mut [f64]) {
-        // SAFETY: as above; `out` holds WIDTH values (caller).
-        unsafe { self.0.to_f64(out) }
+    unsafe fn widen(self, out: &mut [V::Wide]) {
+        // SAFETY: as above.
+        unsafe { self.0.widen(out) }
     }
 }

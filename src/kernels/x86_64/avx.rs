@@ -60,6 +60,7 @@ unsafe fn mask_64(lo: usize, hi: usize) -> __m256i {
 
 impl Vector for __m256 {
     type Elem = f32;
+    type Wide = __m256d;
     const WIDTH: usize = 8;
     const ALIGN: usize = 32;
 
@@ -161,20 +162,18 @@ impl Vector for __m256 {
         unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(self, _mm256_setzero_ps())) as u32 }
     }
     #[inline(always)]
-    unsafe fn to_f64(self, out: &mut [f64]) {
-        debug_assert!(out.len() >= 8);
-        // SAFETY: AVX; `out` holds at least 8 values (caller).
+    unsafe fn widen(self, out: &mut [__m256d]) {
+        // SAFETY: AVX (caller).
         unsafe {
-            let low = _mm256_cvtps_pd(_mm256_castps256_ps128(self));
-            let high = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(self));
-            _mm256_storeu_pd(out.as_mut_ptr(), low);
-            _mm256_storeu_pd(out.as_mut_ptr().add(4), high);
+            out[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(self));
+            out[1] = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(self));
         }
     }
 }
 
 impl Vector for __m256d {
     type Elem = f64;
+    type Wide = __m256d;
     const WIDTH: usize = 4;
     const ALIGN: usize = 32;
 
@@ -276,10 +275,8 @@ impl Vector for __m256d {
         unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(self, _mm256_setzero_pd())) as u32 }
     }
     #[inline(always)]
-    unsafe fn to_f64(self, out: &mut [f64]) {
-        debug_assert!(out.len() >= 4);
-        // SAFETY: AVX; `out` holds at least 4 values (caller).
-        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), self) }
+    unsafe fn widen(self, out: &mut [__m256d]) {
+        out[0] = self;
     }
 }
 

@@ -69,6 +69,7 @@ unsafe fn or_pd(a: __m512d, b: __m512d) -> __m512d {
 
 impl Vector for __m512 {
     type Elem = f32;
+    type Wide = __m512d;
     const WIDTH: usize = 16;
     const ALIGN: usize = 64;
 
@@ -160,21 +161,19 @@ impl Vector for __m512 {
         unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_ps())) }
     }
     #[inline(always)]
-    unsafe fn to_f64(self, out: &mut [f64]) {
-        debug_assert!(out.len() >= 16);
-        // SAFETY: AVX-512F; `out` holds at least 16 values (caller).
+    unsafe fn widen(self, out: &mut [__m512d]) {
+        // SAFETY: AVX-512F (caller).
         unsafe {
-            let low = _mm512_cvtps_pd(_mm512_castps512_ps256(self));
+            out[0] = _mm512_cvtps_pd(_mm512_castps512_ps256(self));
             let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self));
-            let high = _mm512_cvtps_pd(_mm256_castpd_ps(high));
-            _mm512_storeu_pd(out.as_mut_ptr(), low);
-            _mm512_storeu_pd(out.as_mut_ptr().add(8), high);
+            out[1] = _mm512_cvtps_pd(_mm256_castpd_ps(high));
         }
     }
 }
 
 impl Vector for __m512d {
     type Elem = f64;
+    type Wide = __m512d;
     const WIDTH: usize = 8;
     const ALIGN: usize = 64;
 
@@ -266,10 +265,8 @@ impl Vector for __m512d {
         unsafe { u32::from(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(self, _mm512_setzero_pd())) }
     }
     #[inline(always)]
-    unsafe fn to_f64(self, out: &mut [f64]) {
-        debug_assert!(out.len() >= 8);
-        // SAFETY: AVX-512F; `out` holds at least 8 values (caller).
-        unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self) }
+    unsafe fn widen(self, out: &mut [__m512d]) {
+        out[0] = self;
     }
 }
 
