@@ -52,14 +52,16 @@ struct Speeds {
     ratios: [f64; 4],
 }
 
+/// The ceilings read `xs` one slice after another: one flat buffer for
+/// the kernels and models, each small tensor for the per-tensor ceiling.
 fn speeds<T: CeilingFloat>(
-    x: &[T],
+    xs: &[&[T]],
     op: Op,
     rounds: usize,
     pool: &rayon::ThreadPool,
     ours: &(dyn Fn() -> f64 + Sync),
 ) -> Speeds {
-    let bytes = size_of_val(x);
+    let bytes: usize = xs.iter().map(|x| size_of_val(*x)).sum();
     let tiers = ceiling_tiers();
     let best = *tiers.last().unwrap();
     // Warm up every path once.
@@ -82,12 +84,21 @@ fn speeds<T: CeilingFloat>(
         std::thread::sleep(Duration::from_millis(1));
         let one = tiers
             .iter()
-            .map(|&t| batch(bytes, || _ = black_box(T::reduce(black_box(x), op, t))))
+            .map(|&t| {
+                batch(bytes, || {
+                    for x in xs {
+                        black_box(T::reduce(black_box(x), op, t));
+                    }
+                })
+            })
             .fold(f64::INFINITY, f64::min);
         // The spinning worker lives only while the two-thread ceiling runs.
         let mut pair = SpinPair::new::<T>(op, best);
-        pair.run(x, op, best);
-        let two = batch(bytes, || _ = black_box(pair.run(black_box(x), op, best)));
+        let two = batch(bytes, || {
+            for x in xs {
+                black_box(pair.run(black_box(x), op, best));
+            }
+        });
         drop(pair);
         rows.push([main, worker, one, two]);
     }
@@ -158,15 +169,19 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
         let x = aligned::<T>(n, &mut store);
         let two_threads = size_of_val(x) >= 1 << 20;
         case(&format!("{name} sum_abs, {n}"), two_threads, || {
-            speeds(x, Op::Abs, rounds, pool, &|| regnorm::sum_abs(black_box(x)))
+            speeds(&[x], Op::Abs, rounds, pool, &|| {
+                regnorm::sum_abs(black_box(x))
+            })
         });
         case(&format!("{name} sum_sq, {n}"), two_threads, || {
-            speeds(x, Op::Sq, rounds, pool, &|| regnorm::sum_sq(black_box(x)))
+            speeds(&[x], Op::Sq, rounds, pool, &|| {
+                regnorm::sum_sq(black_box(x))
+            })
         });
         if !two_threads {
             // Both sums in one pass, against a ceiling that computes both.
             case(&format!("{name} sums, {n}"), two_threads, || {
-                speeds(x, Op::Both, rounds, pool, &|| {
+                speeds(&[x], Op::Both, rounds, pool, &|| {
                     regnorm::sums(black_box(x)).sq
                 })
             });
@@ -274,12 +289,12 @@ fn main() {
         let total: usize = shapes.iter().sum();
         let flat = aligned::<f32>(total, &mut f32s);
         case(&format!("{name} L1 penalty_model"), true, || {
-            speeds(flat, Op::Abs, rounds, &pool, &|| {
+            speeds(&[flat], Op::Abs, rounds, &pool, &|| {
                 l1.penalty_model(black_box(&model))
             })
         });
         case(&format!("{name} L2 penalty_model"), true, || {
-            speeds(flat, Op::Sq, rounds, &pool, &|| {
+            speeds(&[flat], Op::Sq, rounds, &pool, &|| {
                 l2.penalty_model(black_box(&model))
             })
         });
@@ -289,11 +304,52 @@ fn main() {
             &format!("{name} clip_model (norm, below max_norm)"),
             true,
             || {
-                speeds(flat, Op::Sq, rounds, &pool, &|| {
+                speeds(&[flat], Op::Sq, rounds, &pool, &|| {
                     clip.clip_model(&mut **model.lock().unwrap()).unwrap()
                 })
             },
         );
+    }
+    // The small tensors of a model (batch-norm and layer-norm parameters,
+    // biases): many kernel calls of a few KiB each, in cache, against the
+    // one-thread ceiling over a flat buffer of the same number of values.
+    for (name, shapes) in [
+        ("ResNet-18", common::resnet18()),
+        ("GPT-2 small", common::gpt2_small()),
+    ] {
+        let small: Vec<usize> = shapes.into_iter().filter(|&n| n <= 4_096).collect();
+        let total: usize = small.iter().sum();
+        let what = format!(
+            "{name} small tensors ({}, {} KiB)",
+            small.len(),
+            (total * 4) >> 10
+        );
+        if !wanted(&what) {
+            continue;
+        }
+        let model = common::tensors(&small, 5);
+        let flat = aligned::<f32>(total, &mut f32s);
+        let tensors: Vec<&[f32]> = model.iter().map(Vec::as_slice).collect();
+        for (ceiling, xs) in [("flat", &[flat][..]), ("per tensor", &tensors[..])] {
+            case(
+                &format!("{what} L1 penalty_model, {ceiling}"),
+                false,
+                || {
+                    speeds(xs, Op::Abs, rounds, &pool, &|| {
+                        l1.penalty_model(black_box(&model))
+                    })
+                },
+            );
+            case(
+                &format!("{what} L2 penalty_model, {ceiling}"),
+                false,
+                || {
+                    speeds(xs, Op::Sq, rounds, &pool, &|| {
+                        l2.penalty_model(black_box(&model))
+                    })
+                },
+            );
+        }
     }
     if wanted("half") {
         half_types(rounds);

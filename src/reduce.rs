@@ -33,7 +33,7 @@ use crate::element::Element;
 use crate::kernels::body::{ROWS, STREAM_BYTES, block_len};
 use crate::kernels::lanes::Float;
 use crate::kernels::ops::{Read, Rows};
-use crate::kernels::{self, Sums, Tier, Totals};
+use crate::kernels::{self, Sums, Tier, Totals, Work};
 use crate::parallel::Par;
 
 /// Blocks in one super-chunk.
@@ -80,40 +80,84 @@ pub(crate) fn run<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Total
 /// Runs one pass per tensor and returns each tensor's totals, NaN made
 /// canonical. Tensors of [`LARGE_TENSOR_BYTES`] or more split their own
 /// trees over the threads; the runs of smaller ones between them are split
-/// between threads as lists, balanced by bytes.
+/// between threads as lists, balanced by bytes, and on each thread the
+/// tensors of one super-chunk or less go to the kernels in stretches, one
+/// call each ([`Work::Each`]).
 pub(crate) fn run_model<R: Rows>(
     passes: Vec<R>,
     which: Which,
     tier: Tier,
     par: Par,
 ) -> Vec<Totals> {
-    let mut items: Vec<(Option<R>, Totals)> = passes
+    let mut items: Vec<Item<R>> = passes
         .into_iter()
         .map(|r| (Some(r), Totals::ZERO))
         .collect();
-    let bytes = |(r, _): &(Option<R>, Totals)| r.as_ref().map_or(0, Rows::bytes);
-    let one = |(r, total): &mut (Option<R>, Totals)| {
+    let bytes = |(r, _): &Item<R>| r.as_ref().map_or(0, Rows::bytes);
+    let len = |(r, _): &Item<R>| r.as_ref().map_or(0, Rows::len);
+    let tensor_of = |(r, total): &mut Item<R>, par: Par| {
         if let Some(r) = r.take() {
-            *total = canonical_nan(tensor(r, which, tier, Par::Sequential));
+            *total = tensor(r, which, tier, par);
         }
     };
-    let mut rest = &mut items[..];
-    while !rest.is_empty() {
-        let small = rest
-            .iter()
-            .position(|item| bytes(item) >= LARGE_TENSOR_BYTES)
-            .unwrap_or(rest.len());
-        let (run, tail) = rest.split_at_mut(small);
-        par.for_each(run, &bytes, &one);
-        let Some(((r, total), tail)) = tail.split_first_mut() else {
+    let on_one_thread = |run: &mut [Item<R>]| {
+        in_stretches(
+            run,
+            |item| len(item) > super_len::<R::Elem>(),
+            |small| small_tensors(small, which, tier),
+            |item| tensor_of(item, Par::Sequential),
+        );
+        for (_, total) in run.iter_mut() {
+            *total = canonical_nan(*total);
+        }
+    };
+    in_stretches(
+        &mut items,
+        |item| bytes(item) >= LARGE_TENSOR_BYTES,
+        |run| par.for_each_run(run, &bytes, &on_one_thread),
+        |item| {
+            tensor_of(item, par);
+            item.1 = canonical_nan(item.1);
+        },
+    );
+    items.into_iter().map(|(_, t)| t).collect()
+}
+
+/// A model's tensor while [`run_model`] works: its pass until it has run,
+/// and its totals.
+type Item<R> = (Option<R>, Totals);
+
+/// Runs `single` on each item `apart` picks and `stretch` on each maximal
+/// stretch of the others between them, in order.
+fn in_stretches<I>(
+    mut items: &mut [I],
+    apart: impl Fn(&I) -> bool,
+    mut stretch: impl FnMut(&mut [I]),
+    mut single: impl FnMut(&mut I),
+) {
+    while !items.is_empty() {
+        let end = items.iter().position(&apart).unwrap_or(items.len());
+        let (run, rest) = items.split_at_mut(end);
+        if !run.is_empty() {
+            stretch(run);
+        }
+        let Some((item, rest)) = rest.split_first_mut() else {
             break;
         };
-        if let Some(r) = r.take() {
-            *total = canonical_nan(tensor(r, which, tier, par));
-        }
-        rest = tail;
+        single(item);
+        items = rest;
     }
-    items.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Tensors of at most one super-chunk each, in one kernel call.
+fn small_tensors<R: Rows>(items: &mut [Item<R>], which: Which, tier: Tier) {
+    let (work, chunk) = (Work::Each(items), super_len::<R::Elem>());
+    match which {
+        Which::Neither => kernels::run::<R, false, false>(tier, work, chunk),
+        Which::Abs => kernels::run::<R, true, false>(tier, work, chunk),
+        Which::Sq => kernels::run::<R, false, true>(tier, work, chunk),
+        Which::Both => kernels::run::<R, true, true>(tier, work, chunk),
+    }
 }
 
 /// A model's tensors of at least this many bytes split their own trees over
@@ -184,7 +228,12 @@ fn leaf<R: Rows, const ABS: bool, const SQ: bool, const N: usize>(
 ) -> Totals {
     let mut out = [Totals::ZERO; N];
     let chunk = super_len::<R::Elem>();
-    kernels::run::<R, ABS, SQ>(tier, &mut rows, stream, chunk, &mut out[..chunks]);
+    let work = Work::Chunks {
+        rows: &mut rows,
+        stream,
+        out: &mut out[..chunks],
+    };
+    kernels::run::<R, ABS, SQ>(tier, work, chunk);
     over_chunks(&out[..chunks])
 }
 

@@ -75,6 +75,62 @@ proptest! {
     }
 }
 
+/// A model of many tensors (most of at most one super-chunk, so that they
+/// share kernel calls; some longer), each starting at any alignment, on
+/// every tier and sequential or threaded: the model's sums are the
+/// reference's per-tensor sums added in order, and each tensor's norm is
+/// its own sum's root.
+fn check_model_all_tiers<T: TestFloat>(tensors: &[(Vec<T>, usize)]) {
+    let slices: Vec<&[T]> = tensors.iter().map(|(v, o)| &v[*o..]).collect();
+    let per_tensor: Vec<Sums> = slices.iter().map(|t| reference().sums(t)).collect();
+    let by_hand = per_tensor.iter().fold(Sums::ZERO, |acc, &s| acc + s);
+    let norms: Vec<u64> = per_tensor.iter().map(|s| s.sq.sqrt().to_bits()).collect();
+    let mut execs = tier_execs();
+    execs.push((Tier::best(), Exec::new()));
+    execs.push((Tier::Scalar, reference()));
+    for (tier, exec) in execs {
+        assert_eq!(
+            bits(exec.model_sums(&slices)),
+            bits(by_hand),
+            "{tier}: model of {} tensors",
+            slices.len()
+        );
+        let got: Vec<u64> = exec
+            .tensor_norms(&slices)
+            .iter()
+            .map(|n| n.to_bits())
+            .collect();
+        assert_eq!(got, norms, "{tier}: per-tensor norms");
+    }
+}
+
+/// Tensors of 0..=3 × 4,096 elements (up to 12,288: below the 16 Ki `f32`
+/// super-chunk, above the 8 Ki `f64` one), now and then one of 40,000.
+fn model_strategy<T: TestFloat>() -> impl Strategy<Value = Vec<(Vec<T>, usize)>> {
+    let len = prop_oneof![20 => 0usize..300, 5 => 0usize..12_289, 1 => Just(40_000usize)];
+    let tensor = (len, 0usize..16).prop_flat_map(|(len, offset)| {
+        (
+            prop::collection::vec(value::<T>(true), len + offset),
+            Just(offset),
+        )
+    });
+    prop::collection::vec(tensor, 0..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn f32_models_match_reference(model in model_strategy::<f32>()) {
+        check_model_all_tiers(&model);
+    }
+
+    #[test]
+    fn f64_models_match_reference(model in model_strategy::<f64>()) {
+        check_model_all_tiers(&model);
+    }
+}
+
 /// Every length from 0 to 1,100 at every start alignment, with values that
 /// make any lost or repeated element visible (small powers of two: every
 /// lane sum is exact in f32, so every tier must give the exact sums).

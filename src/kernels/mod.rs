@@ -257,35 +257,77 @@ fn detect() -> u8 {
     bits
 }
 
-/// Runs the pass `rows` over a run of whole super-chunks on `tier` and
-/// reduces each (Σ|v| if `ABS`, Σv² if `SQ`) into `out`, one total per
-/// `chunk` elements; `stream` asks for software prefetch. A tier this CPU cannot run is replaced by
-/// the portable one, which returns the same bits (callers check
-/// availability before, to report it).
+/// What one kernel call runs, in super-chunks of `chunk` elements.
+pub(crate) enum Work<'a, R> {
+    /// One pass over a run of whole super-chunks (the last may be short):
+    /// each one's totals to `out`, in order, which holds one per
+    /// super-chunk. `stream` asks for software prefetch.
+    Chunks {
+        rows: &'a mut R,
+        stream: bool,
+        out: &'a mut [Totals],
+    },
+    /// A model's small tensors in one call: each pass still to run
+    /// (`Some`), of at most one super-chunk, is taken and run, and its
+    /// totals go beside it. One call for many tensors saves each the
+    /// dispatch and lets one tensor's fold overlap the next one's reads.
+    Each(&'a mut [(Option<R>, Totals)]),
+}
+
+impl<R: Rows> Work<'_, R> {
+    /// Runs the work with `one`, a tier's kernel over one pass: `one(rows,
+    /// stream, out)` fills `out`, one total per super-chunk of `rows`.
+    #[inline(always)]
+    fn run_with(self, chunk: usize, mut one: impl FnMut(&mut R, bool, &mut [Totals])) {
+        match self {
+            Work::Chunks { rows, stream, out } => one(rows, stream, out),
+            Work::Each(items) => {
+                for (rows, total) in items {
+                    if let Some(mut rows) = rows.take() {
+                        debug_assert!(rows.len() <= chunk);
+                        let chunks = rows.len().div_ceil(chunk);
+                        one(
+                            &mut rows,
+                            false,
+                            &mut core::slice::from_mut(total)[..chunks],
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `work` on `tier`, reducing each pass (Σ|v| if `ABS`, Σv² if `SQ`).
+/// A tier this CPU cannot run is replaced by the portable one, which
+/// returns the same bits (callers check availability before, to report
+/// it).
 #[inline]
 pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
     tier: Tier,
-    rows: &mut R,
-    stream: bool,
+    work: Work<'_, R>,
     chunk: usize,
-    out: &mut [Totals],
 ) {
     match tier {
-        Tier::Scalar => scalar::run::<R, ABS, SQ>(rows, chunk, out),
+        Tier::Scalar => work.run_with(chunk, |rows, _, out| {
+            scalar::run::<R, ABS, SQ>(rows, chunk, out)
+        }),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512 if tier.is_available() => {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            unsafe { x86_64::avx512_run::<R, ABS, SQ>(rows, stream, chunk, out) }
+            unsafe { x86_64::avx512_run::<R, ABS, SQ>(work, chunk) }
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx if tier.is_available() => {
             // SAFETY: the CPU has AVX2, FMA and F16C, checked just above.
-            unsafe { x86_64::avx_run::<R, ABS, SQ>(rows, stream, chunk, out) }
+            unsafe { x86_64::avx_run::<R, ABS, SQ>(work, chunk) }
         }
-        // SAFETY: the portable tier uses only instructions of the build
-        // target, which every CPU running this binary has.
-        _ => unsafe {
-            body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows, stream, chunk, out)
-        },
+        _ => work.run_with(chunk, |rows, stream, out| {
+            // SAFETY: the portable tier uses only instructions of the build
+            // target, which every CPU running this binary has.
+            unsafe {
+                body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows, stream, chunk, out)
+            }
+        }),
     }
 }

@@ -90,18 +90,19 @@ impl Par {
         (a(self), b(self))
     }
 
-    /// Applies `f` to every item, splitting the list where the `cost`
-    /// (bytes) of the two sides balances, as long as both threads and bytes
-    /// allow: consecutive small items stay together on one thread.
-    pub(crate) fn for_each<I: Send>(
+    /// Applies `f` to sublists that together hold every item once, in
+    /// order: the list is split where the `cost` (bytes) of the two sides
+    /// balances, as long as both threads and bytes allow, so consecutive
+    /// small items stay together on one thread, in one call of `f`.
+    pub(crate) fn for_each_run<I: Send>(
         self,
         items: &mut [I],
         cost: &(impl Fn(&I) -> usize + Sync),
-        f: &(impl Fn(&mut I) + Sync),
+        f: &(impl Fn(&mut [I]) + Sync),
     ) {
         let total: usize = items.iter().map(cost).sum();
         if items.len() < 2 || !self.splits(total) {
-            items.iter_mut().for_each(f);
+            f(items);
             return;
         }
         let (mut mid, mut before) = (0, 0);
@@ -113,8 +114,8 @@ impl Par {
         let (left, right) = items.split_at_mut(mid);
         self.join(
             total,
-            |par| par.for_each(left, cost, f),
-            |par| par.for_each(right, cost, f),
+            |par| par.for_each_run(left, cost, f),
+            |par| par.for_each_run(right, cost, f),
         );
     }
 }

@@ -12,7 +12,7 @@ mod avx512;
 
 use core::arch::x86_64::{__m256, __m256d, __m512, __m512d};
 
-use super::Totals;
+use super::Work;
 use super::body;
 use super::lanes::Lanes;
 use super::ops::Rows;
@@ -38,18 +38,18 @@ pub(crate) type Avx512Half<H> = Lanes<super::widened::Widened<__m512, H>, 4>;
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
-    rows: &mut R,
-    stream: bool,
+    work: Work<'_, R>,
     chunk: usize,
-    out: &mut [Totals],
 ) {
-    // SAFETY: AVX2, FMA and F16C are enabled here and guaranteed by the
-    // caller.
-    unsafe {
-        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
-            rows, stream, chunk, out,
-        )
-    }
+    work.run_with(chunk, |rows, stream, out| {
+        // SAFETY: the features are enabled here (the closure inherits
+        // them) and guaranteed by the caller.
+        unsafe {
+            body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
+                rows, stream, chunk, out,
+            )
+        }
+    })
 }
 
 /// The kernel body compiled for AVX-512F.
@@ -58,15 +58,16 @@ pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(
-    rows: &mut R,
-    stream: bool,
+    work: Work<'_, R>,
     chunk: usize,
-    out: &mut [Totals],
 ) {
-    // SAFETY: AVX-512F is enabled here and guaranteed by the caller.
-    unsafe {
-        body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(
-            rows, stream, chunk, out,
-        )
-    }
+    work.run_with(chunk, |rows, stream, out| {
+        // SAFETY: the features are enabled here (the closure inherits
+        // them) and guaranteed by the caller.
+        unsafe {
+            body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(
+                rows, stream, chunk, out,
+            )
+        }
+    })
 }
