@@ -41,15 +41,20 @@ pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
     work: Work<'_, R>,
     chunk: usize,
 ) {
-    work.run_with(chunk, |rows, stream, out| {
-        // SAFETY: the features are enabled here (the closure inherits
-        // them) and guaranteed by the caller.
-        unsafe {
-            body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
-                rows, stream, chunk, out,
-            )
-        }
-    })
+    work.run_with(
+        chunk,
+        #[inline(always)]
+        |rows, stream, out| {
+            // Inlined at both call sites (a model's small tensors would
+            // otherwise pay a call each). SAFETY: the features are enabled
+            // here (the closure inherits them) and guaranteed by the caller.
+            unsafe {
+                body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
+                    rows, stream, chunk, out,
+                )
+            }
+        },
+    )
 }
 
 /// The kernel body compiled for AVX-512F.
@@ -61,13 +66,18 @@ pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(
     work: Work<'_, R>,
     chunk: usize,
 ) {
-    work.run_with(chunk, |rows, stream, out| {
-        // SAFETY: the features are enabled here (the closure inherits
-        // them) and guaranteed by the caller.
-        unsafe {
-            body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(
-                rows, stream, chunk, out,
-            )
-        }
-    })
+    work.run_with(
+        chunk,
+        #[inline(always)]
+        |rows, stream, out| {
+            // Inlined at both call sites (a model's small tensors would
+            // otherwise pay a call each). SAFETY: the features are enabled
+            // here (the closure inherits them) and guaranteed by the caller.
+            unsafe {
+                body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(
+                    rows, stream, chunk, out,
+                )
+            }
+        },
+    )
 }
