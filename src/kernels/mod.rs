@@ -284,8 +284,10 @@ impl<R: Rows> Work<'_, R> {
             Work::Each(items) => {
                 for (rows, total) in items {
                     if let Some(mut rows) = rows.take() {
+                        // One super-chunk, or none if empty (no division:
+                        // `chunk` is not a constant here).
                         debug_assert!(rows.len() <= chunk);
-                        let chunks = rows.len().div_ceil(chunk);
+                        let chunks = usize::from(rows.len() > 0);
                         one(
                             &mut rows,
                             false,
