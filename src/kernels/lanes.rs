@@ -119,15 +119,16 @@ pub trait Vector: Copy {
     unsafe fn splat(v: Lane<Self::Elem>) -> Self;
     /// Loads `WIDTH` elements from `ptr` (any alignment).
     unsafe fn load(ptr: *const Self::Elem) -> Self;
-    /// Loads lanes `lo..hi` (`lo <= hi <= WIDTH`) from `ptr + lo .. ptr + hi`
+    /// Loads the lanes whose bits are set in `mask` (bit `i`: lane `i`, from
+    /// `ptr + i`; the set bits form one run, below `WIDTH`; none is allowed)
     /// and zeros the others, touching no other memory: `ptr` itself may lie
     /// outside the slice, only the lanes read must be inside it.
-    unsafe fn load_range(ptr: *const Self::Elem, lo: usize, hi: usize) -> Self;
+    unsafe fn load_masked(ptr: *const Self::Elem, mask: u32) -> Self;
     /// Stores the `WIDTH` lanes to `ptr` (any alignment).
     unsafe fn store(self, ptr: *mut Self::Elem);
-    /// Stores lanes `lo..hi` to `ptr + lo .. ptr + hi`, touching no other
-    /// memory.
-    unsafe fn store_range(self, ptr: *mut Self::Elem, lo: usize, hi: usize);
+    /// Stores the lanes whose bits are set in `mask` (as for
+    /// [`Vector::load_masked`]) to `ptr + i`, touching no other memory.
+    unsafe fn store_masked(self, ptr: *mut Self::Elem, mask: u32);
     unsafe fn abs(self) -> Self;
     /// Lane-wise product, rounded once.
     unsafe fn mul(self, rhs: Self) -> Self;
@@ -260,19 +261,23 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         debug_assert!(lo <= hi && hi <= Self::LANES);
         // SAFETY: features: the caller.
         let mut out = unsafe { Self::zero() }.0;
+        // A full row (the body's full-row call site, where this test is a
+        // constant) loads whole registers; a head or tail row loads each
+        // register masked by its share of one mask of the row, with no
+        // branch per register (a model's many small tensors would make
+        // them unpredictable).
+        let (full, mask) = (lo == 0 && hi == Self::LANES, run_mask(lo, hi));
         for (k, v) in out.iter_mut().enumerate() {
-            let (first, last) = (k * V::WIDTH, (k + 1) * V::WIDTH);
-            let (a, b) = (lo.clamp(first, last) - first, hi.clamp(first, last) - first);
-            let p = ptr.wrapping_add(first);
-            // SAFETY: register k reads lanes a..b of p, which are lanes
-            // first + a .. first + b of the group, inside lo..hi: memory the
-            // caller guarantees readable; features: the caller.
+            let p = ptr.wrapping_add(k * V::WIDTH);
+            // SAFETY: register k reads the lanes of p its mask selects:
+            // lanes of the group inside lo..hi, memory the caller
+            // guarantees readable; features: the caller.
             unsafe {
-                if a == 0 && b == V::WIDTH {
-                    *v = V::load(p);
-                } else if a < b {
-                    *v = V::load_range(p, a, b);
-                }
+                *v = if full {
+                    V::load(p)
+                } else {
+                    V::load_masked(p, register_mask::<V>(mask, k))
+                };
             }
         }
         Self(out)
@@ -281,17 +286,18 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     #[inline(always)]
     unsafe fn store(self, ptr: *mut Self::Elem, lo: usize, hi: usize) {
         debug_assert!(lo <= hi && hi <= Self::LANES);
+        // As in `load`: whole registers, or each masked by its share.
+        let (full, mask) = (lo == 0 && hi == Self::LANES, run_mask(lo, hi));
         for (k, v) in self.0.into_iter().enumerate() {
-            let (first, last) = (k * V::WIDTH, (k + 1) * V::WIDTH);
-            let (a, b) = (lo.clamp(first, last) - first, hi.clamp(first, last) - first);
-            let p = ptr.wrapping_add(first);
-            // SAFETY: register k writes lanes a..b of p, inside the lanes
-            // lo..hi the caller guarantees writable; features: the caller.
+            let p = ptr.wrapping_add(k * V::WIDTH);
+            // SAFETY: register k writes the lanes of p its mask selects,
+            // inside the lanes lo..hi the caller guarantees writable;
+            // features: the caller.
             unsafe {
-                if a == 0 && b == V::WIDTH {
+                if full {
                     v.store(p);
-                } else if a < b {
-                    v.store_range(p, a, b);
+                } else {
+                    v.store_masked(p, register_mask::<V>(mask, k));
                 }
             }
         }
@@ -375,6 +381,33 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         unsafe { wide[0].store(lanes.as_mut_ptr()) };
         fold_tree(&mut lanes[..V::Wide::WIDTH])
     }
+}
+
+/// The bits `lo..hi` (`lo <= hi <= 64`): the lanes of a head or tail row.
+#[inline(always)]
+fn run_mask(lo: usize, hi: usize) -> u64 {
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    below(hi) & !below(lo)
+}
+
+/// The lanes `lo..hi` a mask of one run of bits selects (`0..0` for none).
+#[inline(always)]
+pub(crate) fn run_bounds(mask: u32) -> (usize, usize) {
+    if mask == 0 {
+        (0, 0)
+    } else {
+        (
+            mask.trailing_zeros() as usize,
+            (u32::BITS - mask.leading_zeros()) as usize,
+        )
+    }
+}
+
+/// Register `k`'s share of a group's lane mask: its `WIDTH` bits.
+#[inline(always)]
+fn register_mask<V: Vector>(mask: u64, k: usize) -> u32 {
+    debug_assert!(V::WIDTH <= 16);
+    ((mask >> (k * V::WIDTH)) & ((1 << V::WIDTH) - 1)) as u32
 }
 
 /// Asks the CPU to bring the cache line at `p` into L1 (x86_64: SSE's

@@ -6,7 +6,7 @@
 
 use wide::{f32x8, f64x4};
 
-use super::lanes::{Lanes, Vector};
+use super::lanes::{Lanes, Vector, run_bounds};
 #[cfg(feature = "half")]
 use super::widened::{HalfIo, Widened};
 #[cfg(feature = "half")]
@@ -46,10 +46,11 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
-            unsafe fn load_range(ptr: *const $elem, lo: usize, hi: usize) -> Self {
+            unsafe fn load_masked(ptr: *const $elem, mask: u32) -> Self {
                 let mut lanes = [0.0; $width];
-                // SAFETY: the caller guarantees ptr + lo .. ptr + hi readable,
-                // and lo <= hi <= WIDTH fit in `lanes`.
+                let (lo, hi) = run_bounds(mask);
+                // SAFETY: the caller guarantees the lanes lo..hi of the mask
+                // readable, and lo <= hi <= WIDTH fit in `lanes`.
                 unsafe {
                     core::ptr::copy_nonoverlapping(
                         ptr.wrapping_add(lo),
@@ -71,10 +72,11 @@ macro_rules! wide_vector {
             }
 
             #[inline(always)]
-            unsafe fn store_range(self, ptr: *mut $elem, lo: usize, hi: usize) {
+            unsafe fn store_masked(self, ptr: *mut $elem, mask: u32) {
                 let lanes = self.to_array();
-                // SAFETY: the caller guarantees ptr + lo .. ptr + hi writable,
-                // and lo <= hi <= WIDTH lanes exist to copy.
+                let (lo, hi) = run_bounds(mask);
+                // SAFETY: the caller guarantees the lanes lo..hi of the mask
+                // writable, and lo <= hi <= WIDTH lanes exist to copy.
                 unsafe {
                     core::ptr::copy_nonoverlapping(
                         lanes.as_ptr().add(lo),

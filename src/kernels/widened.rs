@@ -11,7 +11,7 @@
 
 use core::marker::PhantomData;
 
-use super::lanes::Vector;
+use super::lanes::{Vector, run_bounds};
 use crate::element::Element;
 use crate::element::sealed::Sealed;
 
@@ -81,9 +81,10 @@ where
         Self::new(unsafe { V::load_half(ptr) })
     }
     #[inline(always)]
-    unsafe fn load_range(ptr: *const H, lo: usize, hi: usize) -> Self {
+    unsafe fn load_masked(ptr: *const H, mask: u32) -> Self {
         // Head and tail rows only: through a zeroed copy of lanes lo..hi.
         let mut lanes = [H::default(); MAX_WIDTH];
+        let (lo, hi) = run_bounds(mask);
         debug_assert!(lo <= hi && hi <= V::WIDTH && V::WIDTH <= MAX_WIDTH);
         // SAFETY: ptr + lo .. ptr + hi is readable (caller) and fits in
         // `lanes`; `lanes` holds WIDTH values for `load_half`.
@@ -102,8 +103,9 @@ where
         unsafe { self.0.store_half(ptr) }
     }
     #[inline(always)]
-    unsafe fn store_range(self, ptr: *mut H, lo: usize, hi: usize) {
+    unsafe fn store_masked(self, ptr: *mut H, mask: u32) {
         let mut lanes = [H::default(); MAX_WIDTH];
+        let (lo, hi) = run_bounds(mask);
         debug_assert!(lo <= hi && hi <= V::WIDTH && V::WIDTH <= MAX_WIDTH);
         // SAFETY: `lanes` holds WIDTH values; ptr + lo .. ptr + hi is
         // writable (caller).

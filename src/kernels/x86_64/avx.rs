@@ -12,50 +12,33 @@ use crate::kernels::lanes::Vector;
 #[cfg(feature = "half")]
 use crate::kernels::widened::HalfIo;
 
-/// Eight all-ones lanes, then eight zero lanes: the eight 32-bit lanes
-/// starting at `8 - n` are a mask of the first `n` lanes.
-static MASK_32: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
-/// As [`MASK_32`], for four 64-bit lanes.
-static MASK_64: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
-
-/// All-ones in the first `n <= 8` f32 lanes, zero in the others.
+/// The `maskload`/`maskstore` mask of the f32 lanes whose bits are set in
+/// `mask` (bit `i`: lane `i`).
 ///
 /// # Safety
-/// AVX (caller).
+/// AVX2 (caller).
 #[inline(always)]
-unsafe fn prefix_32(n: usize) -> __m256 {
-    // SAFETY: 8 - n is in 0..=8, so the 8 lanes read lie inside MASK_32.
-    unsafe { _mm256_loadu_ps(MASK_32.as_ptr().add(8 - n).cast()) }
+unsafe fn mask_32(mask: u32) -> __m256i {
+    // SAFETY: AVX2 (caller).
+    unsafe {
+        let bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        let set = _mm256_and_si256(_mm256_set1_epi32(mask as i32), bits);
+        _mm256_cmpeq_epi32(set, bits)
+    }
 }
 
-/// All-ones in the first `n <= 4` f64 lanes, zero in the others.
+/// As [`mask_32`], for the four f64 lanes.
 ///
 /// # Safety
-/// AVX (caller).
+/// AVX2 (caller).
 #[inline(always)]
-unsafe fn prefix_64(n: usize) -> __m256d {
-    // SAFETY: 4 - n is in 0..=4, so the 4 lanes read lie inside MASK_64.
-    unsafe { _mm256_loadu_pd(MASK_64.as_ptr().add(4 - n).cast()) }
-}
-
-/// The `maskload`/`maskstore` mask of f32 lanes `lo..hi` (`lo <= hi <= 8`).
-///
-/// # Safety
-/// AVX (caller).
-#[inline(always)]
-unsafe fn mask_32(lo: usize, hi: usize) -> __m256i {
-    // SAFETY: AVX (caller).
-    unsafe { _mm256_castps_si256(_mm256_andnot_ps(prefix_32(lo), prefix_32(hi))) }
-}
-
-/// The `maskload`/`maskstore` mask of f64 lanes `lo..hi` (`lo <= hi <= 4`).
-///
-/// # Safety
-/// AVX (caller).
-#[inline(always)]
-unsafe fn mask_64(lo: usize, hi: usize) -> __m256i {
-    // SAFETY: AVX (caller).
-    unsafe { _mm256_castpd_si256(_mm256_andnot_pd(prefix_64(lo), prefix_64(hi))) }
+unsafe fn mask_64(mask: u32) -> __m256i {
+    // SAFETY: AVX2 (caller).
+    unsafe {
+        let bits = _mm256_setr_epi64x(1, 2, 4, 8);
+        let set = _mm256_and_si256(_mm256_set1_epi64x(i64::from(mask)), bits);
+        _mm256_cmpeq_epi64(set, bits)
+    }
 }
 
 impl Vector for __m256 {
@@ -80,10 +63,10 @@ impl Vector for __m256 {
         unsafe { _mm256_loadu_ps(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_range(ptr: *const f32, lo: usize, hi: usize) -> Self {
-        // SAFETY: AVX; maskload does not touch (or fault on) masked-off
-        // lanes, and lanes lo..hi are readable (caller).
-        unsafe { _mm256_maskload_ps(ptr, mask_32(lo, hi)) }
+    unsafe fn load_masked(ptr: *const f32, mask: u32) -> Self {
+        // SAFETY: AVX2; maskload does not touch (or fault on) masked-off
+        // lanes, and the lanes selected are readable (caller).
+        unsafe { _mm256_maskload_ps(ptr, mask_32(mask)) }
     }
     #[inline(always)]
     unsafe fn store(self, ptr: *mut f32) {
@@ -91,10 +74,10 @@ impl Vector for __m256 {
         unsafe { _mm256_storeu_ps(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_range(self, ptr: *mut f32, lo: usize, hi: usize) {
-        // SAFETY: AVX; maskstore does not touch masked-off lanes, and lanes
-        // lo..hi are writable (caller).
-        unsafe { _mm256_maskstore_ps(ptr, mask_32(lo, hi), self) }
+    unsafe fn store_masked(self, ptr: *mut f32, mask: u32) {
+        // SAFETY: AVX2; maskstore does not touch masked-off lanes, and the
+        // lanes selected are writable (caller).
+        unsafe { _mm256_maskstore_ps(ptr, mask_32(mask), self) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
@@ -193,10 +176,10 @@ impl Vector for __m256d {
         unsafe { _mm256_loadu_pd(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_range(ptr: *const f64, lo: usize, hi: usize) -> Self {
-        // SAFETY: AVX; maskload does not touch (or fault on) masked-off
-        // lanes, and lanes lo..hi are readable (caller).
-        unsafe { _mm256_maskload_pd(ptr, mask_64(lo, hi)) }
+    unsafe fn load_masked(ptr: *const f64, mask: u32) -> Self {
+        // SAFETY: AVX2; maskload does not touch (or fault on) masked-off
+        // lanes, and the lanes selected are readable (caller).
+        unsafe { _mm256_maskload_pd(ptr, mask_64(mask)) }
     }
     #[inline(always)]
     unsafe fn store(self, ptr: *mut f64) {
@@ -204,10 +187,10 @@ impl Vector for __m256d {
         unsafe { _mm256_storeu_pd(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_range(self, ptr: *mut f64, lo: usize, hi: usize) {
-        // SAFETY: AVX; maskstore does not touch masked-off lanes, and lanes
-        // lo..hi are writable (caller).
-        unsafe { _mm256_maskstore_pd(ptr, mask_64(lo, hi), self) }
+    unsafe fn store_masked(self, ptr: *mut f64, mask: u32) {
+        // SAFETY: AVX2; maskstore does not touch masked-off lanes, and the
+        // lanes selected are writable (caller).
+        unsafe { _mm256_maskstore_pd(ptr, mask_64(mask), self) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {

@@ -13,12 +13,6 @@ use crate::kernels::lanes::Vector;
 #[cfg(feature = "half")]
 use crate::kernels::widened::HalfIo;
 
-/// The bit mask of lanes `lo..hi` (`lo <= hi <= 16`).
-#[inline(always)]
-fn lane_mask(lo: usize, hi: usize) -> u32 {
-    ((1u32 << hi) - 1) & !((1u32 << lo) - 1)
-}
-
 /// Bitwise `a & b` on f32 lanes.
 #[inline(always)]
 unsafe fn and_ps(a: __m512, b: __m512) -> __m512 {
@@ -89,11 +83,10 @@ impl Vector for __m512 {
         unsafe { _mm512_loadu_ps(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_range(ptr: *const f32, lo: usize, hi: usize) -> Self {
-        let mask = lane_mask(lo, hi) as __mmask16;
+    unsafe fn load_masked(ptr: *const f32, mask: u32) -> Self {
         // SAFETY: AVX-512F; a masked load does not touch (or fault on) the
-        // masked-off lanes, and lanes lo..hi are readable (caller).
-        unsafe { _mm512_maskz_loadu_ps(mask, ptr) }
+        // masked-off lanes, and the lanes selected are readable (caller).
+        unsafe { _mm512_maskz_loadu_ps(mask as __mmask16, ptr) }
     }
     #[inline(always)]
     unsafe fn store(self, ptr: *mut f32) {
@@ -101,11 +94,10 @@ impl Vector for __m512 {
         unsafe { _mm512_storeu_ps(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_range(self, ptr: *mut f32, lo: usize, hi: usize) {
-        let mask = lane_mask(lo, hi) as __mmask16;
+    unsafe fn store_masked(self, ptr: *mut f32, mask: u32) {
         // SAFETY: AVX-512F; a masked store does not touch the masked-off
-        // lanes, and lanes lo..hi are writable (caller).
-        unsafe { _mm512_mask_storeu_ps(ptr, mask, self) }
+        // lanes, and the lanes selected are writable (caller).
+        unsafe { _mm512_mask_storeu_ps(ptr, mask as __mmask16, self) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
@@ -193,11 +185,10 @@ impl Vector for __m512d {
         unsafe { _mm512_loadu_pd(ptr) }
     }
     #[inline(always)]
-    unsafe fn load_range(ptr: *const f64, lo: usize, hi: usize) -> Self {
-        let mask = lane_mask(lo, hi) as __mmask8;
+    unsafe fn load_masked(ptr: *const f64, mask: u32) -> Self {
         // SAFETY: AVX-512F; a masked load does not touch (or fault on) the
-        // masked-off lanes, and lanes lo..hi are readable (caller).
-        unsafe { _mm512_maskz_loadu_pd(mask, ptr) }
+        // masked-off lanes, and the lanes selected are readable (caller).
+        unsafe { _mm512_maskz_loadu_pd(mask as __mmask8, ptr) }
     }
     #[inline(always)]
     unsafe fn store(self, ptr: *mut f64) {
@@ -205,11 +196,10 @@ impl Vector for __m512d {
         unsafe { _mm512_storeu_pd(ptr, self) }
     }
     #[inline(always)]
-    unsafe fn store_range(self, ptr: *mut f64, lo: usize, hi: usize) {
-        let mask = lane_mask(lo, hi) as __mmask8;
+    unsafe fn store_masked(self, ptr: *mut f64, mask: u32) {
         // SAFETY: AVX-512F; a masked store does not touch the masked-off
-        // lanes, and lanes lo..hi are writable (caller).
-        unsafe { _mm512_mask_storeu_pd(ptr, mask, self) }
+        // lanes, and the lanes selected are writable (caller).
+        unsafe { _mm512_mask_storeu_pd(ptr, mask as __mmask8, self) }
     }
     #[inline(always)]
     unsafe fn abs(self) -> Self {
