@@ -33,7 +33,7 @@ use crate::element::Element;
 use crate::kernels::body::{ROWS, STREAM_BYTES, block_len};
 use crate::kernels::lanes::Float;
 use crate::kernels::ops::{Read, Rows};
-use crate::kernels::{self, Sums, Tier, Totals, Work};
+use crate::kernels::{self, Item, Sums, Tier, Totals, Work};
 use crate::parallel::Par;
 
 /// Blocks in one super-chunk.
@@ -122,10 +122,6 @@ pub(crate) fn run_model<R: Rows>(
     );
     items.into_iter().map(|(_, t)| t).collect()
 }
-
-/// A model's tensor while [`run_model`] works: its pass until it has run,
-/// and its totals.
-type Item<R> = (Option<R>, Totals);
 
 /// Runs `single` on each item `apart` picks and `stretch` on each maximal
 /// stretch of the others between them, in order.

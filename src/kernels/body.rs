@@ -82,7 +82,7 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     debug_assert!(chunk.is_multiple_of(ROWS * lanes) && out.len() == len.div_ceil(chunk));
     let (mut total, mut done) = (Totals::ZERO, 0);
     // Where the current super-chunk ends (kept as a running bound: `chunk`
-    // is not a constant, and a division per block costs ~20 cycles).
+    // is not a constant, so `block % chunk` would divide once per block).
     let (mut block, mut chunk_end) = (0, len.min(chunk));
     while block < len {
         let end = len.min(block + ROWS * lanes);

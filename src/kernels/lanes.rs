@@ -337,14 +337,13 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
 
     #[inline(always)]
     unsafe fn count_zeros(self, lo: usize, hi: usize) -> u32 {
-        // LANES <= 64: one bit per lane fits in a u128 with room to shift.
-        let mut zeros = 0u128;
+        // LANES <= 64: one bit per lane, as in the row masks of `load`.
+        let mut zeros = 0u64;
         for (k, v) in self.0.into_iter().enumerate() {
             // SAFETY: features: the caller.
-            zeros |= u128::from(unsafe { v.zero_mask() }) << (k * V::WIDTH);
+            zeros |= u64::from(unsafe { v.zero_mask() }) << (k * V::WIDTH);
         }
-        let in_range = ((1u128 << hi) - 1) & !((1u128 << lo) - 1);
-        (zeros & in_range).count_ones()
+        (zeros & run_mask(lo, hi)).count_ones()
     }
 
     #[inline(always)]
@@ -356,7 +355,8 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         // they run as register adds, and the last register's W lanes finish
         // the tree. (Folding through an array of lanes instead let LLVM
         // interleave the two folds of the fused sums into 2-lane adds and
-        // shuffles, a cost of about a third of a 16 KiB call.)
+        // shuffles: `speed_of_light` put `f32` `sums` at 0.72-0.74 of the
+        // ceiling at 1,000 elements then, 1.04-1.06 with this fold.)
         let per = V::WIDTH / V::Wide::WIDTH;
         let mut count = N * per;
         debug_assert!(count.is_power_of_two() && count <= MAX_WIDE);

@@ -271,8 +271,12 @@ pub(crate) enum Work<'a, R> {
     /// (`Some`), of at most one super-chunk, is taken and run, and its
     /// totals go beside it. One call for many tensors saves each the
     /// dispatch and lets one tensor's fold overlap the next one's reads.
-    Each(&'a mut [(Option<R>, Totals)]),
+    Each(&'a mut [Item<R>]),
 }
+
+/// A tensor of a model while its pass waits to run: the pass (taken when
+/// it runs) and its totals.
+pub(crate) type Item<R> = (Option<R>, Totals);
 
 impl<R: Rows> Work<'_, R> {
     /// Runs the work with `one`, a tier's kernel over one pass: `one(rows,
