@@ -107,20 +107,14 @@ pub(crate) fn run_model<R: Rows>(
             |small| small_tensors(small, which, tier),
             |item| tensor_of(item, Par::Sequential),
         );
-        for (_, total) in run.iter_mut() {
-            *total = canonical_nan(*total);
-        }
     };
     in_stretches(
         &mut items,
         |item| bytes(item) >= LARGE_TENSOR_BYTES,
         |run| par.for_each_run(run, &bytes, &on_one_thread),
-        |item| {
-            tensor_of(item, par);
-            item.1 = canonical_nan(item.1);
-        },
+        |item| tensor_of(item, par),
     );
-    items.into_iter().map(|(_, t)| t).collect()
+    items.into_iter().map(|(_, t)| canonical_nan(t)).collect()
 }
 
 /// Runs `single` on each item `apart` picks and `stretch` on each maximal
