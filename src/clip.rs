@@ -133,8 +133,8 @@ impl ClipGradNorm {
     {
         let (tier, par) = (self.exec.tier(), self.exec.par());
         with_mut_slices(grads, |tensors| {
-            let reads = tensors.iter().map(|g| Read(g)).collect();
-            let total = reduce::in_order(&reduce::run_model(reads, Which::Sq, tier, par))
+            let reads = tensors.iter().map(|g| Read(g));
+            let total = reduce::in_order(reduce::run_model(reads, Which::Sq, tier, par))
                 .sums
                 .sq
                 .sqrt();
@@ -186,7 +186,7 @@ impl ClipGradNorm {
         }
         if total > self.max_norm || total.is_nan() {
             let c = coefficient::<T>(self.max_norm / (total + 1e-6));
-            let passes = tensors.into_iter().map(|x| Scale { x, c }).collect();
+            let passes = tensors.into_iter().map(|x| Scale { x, c });
             let (tier, par) = (self.exec.tier(), self.exec.par());
             reduce::run_model(passes, Which::Neither, tier, par);
         }
@@ -208,12 +208,11 @@ impl Exec {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        crate::tensors::with_slices(tensors, |slices| {
-            let reads = slices.iter().map(|&t| Read(t)).collect();
-            reduce::run_model(reads, Which::Sq, self.tier(), self.par())
-                .iter()
-                .map(|t| t.sums.sq.sqrt())
-                .collect()
-        })
+        // Collected first: the iterator may yield owned tensors.
+        let tensors: Vec<I::Item> = tensors.into_iter().collect();
+        let reads = tensors.iter().map(|t| Read(t.as_ref()));
+        reduce::run_model(reads, Which::Sq, self.tier(), self.par())
+            .map(|t| t.sums.sq.sqrt())
+            .collect()
     }
 }

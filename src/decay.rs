@@ -107,7 +107,7 @@ impl WeightDecay {
     {
         let c = self.factor::<T>(eta)?;
         with_mut_slices(params, |tensors| {
-            let passes = tensors.into_iter().map(|x| Scale { x, c }).collect();
+            let passes = tensors.into_iter().map(|x| Scale { x, c });
             reduce::run_model(passes, Which::Neither, self.exec.tier(), self.exec.par());
         });
         Ok(())

@@ -380,11 +380,8 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         let eta = check_step(eta)?;
         Ok(with_mut_slices(params, |tensors| {
             let exec = self.exec();
-            let passes = tensors
-                .into_iter()
-                .map(|w| self.prox_pass(w, eta))
-                .collect();
-            let totals = reduce::in_order(&reduce::run_model(
+            let passes = tensors.into_iter().map(|w| self.prox_pass(w, eta));
+            let totals = reduce::in_order(reduce::run_model(
                 passes,
                 self.which(),
                 exec.tier(),
@@ -411,11 +408,8 @@ where
 {
     with_pairs(params, grads, |pairs| {
         let exec = r.exec();
-        let passes = pairs
-            .into_iter()
-            .map(|(w, g)| r.gradient_pass(w, g))
-            .collect();
-        reduce::in_order(&reduce::run_model(passes, which, exec.tier(), exec.par()))
+        let passes = pairs.into_iter().map(|(w, g)| r.gradient_pass(w, g));
+        reduce::in_order(reduce::run_model(passes, which, exec.tier(), exec.par()))
     })
 }
 

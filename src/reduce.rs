@@ -77,22 +77,33 @@ pub(crate) fn run<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Total
     canonical_nan(tensor(rows, which, tier, par))
 }
 
-/// Runs one pass per tensor and returns each tensor's totals, NaN made
-/// canonical. Tensors of [`LARGE_TENSOR_BYTES`] or more split their own
+/// Runs one pass per tensor and returns each tensor's totals, in order,
+/// NaN made canonical. Tensors of [`LARGE_TENSOR_BYTES`] or more split their own
 /// trees over the threads; the runs of smaller ones between them are split
 /// between threads as lists, balanced by bytes, and on each thread the
 /// tensors of one super-chunk or less go to the kernels in stretches, one
 /// call each ([`Work::Each`]).
 pub(crate) fn run_model<R: Rows>(
-    passes: Vec<R>,
+    passes: impl IntoIterator<Item = R>,
     which: Which,
     tier: Tier,
     par: Par,
-) -> Vec<Totals> {
+) -> ModelTotals<R> {
+    let (mut model_bytes, mut all_small) = (0, true);
     let mut items: Vec<Item<R>> = passes
         .into_iter()
-        .map(|r| (Some(r), Totals::ZERO))
+        .map(|r| {
+            model_bytes += r.bytes();
+            all_small &= r.len() <= super_len::<R::Elem>();
+            (Some(r), Totals::ZERO)
+        })
         .collect();
+    if all_small && !par.splits(model_bytes) {
+        // The common case of a model of small tensors that one thread
+        // reads: one kernel call, without looking for stretches.
+        small_tensors(&mut items, which, tier);
+        return ModelTotals(items.into_iter());
+    }
     let bytes = |(r, _): &Item<R>| r.as_ref().map_or(0, Rows::bytes);
     let len = |(r, _): &Item<R>| r.as_ref().map_or(0, Rows::len);
     let tensor_of = |(r, total): &mut Item<R>, par: Par| {
@@ -114,8 +125,27 @@ pub(crate) fn run_model<R: Rows>(
         |run| par.for_each_run(run, &bytes, &on_one_thread),
         |item| tensor_of(item, par),
     );
-    items.into_iter().map(|(_, t)| canonical_nan(t)).collect()
+    ModelTotals(items.into_iter())
 }
+
+/// The totals of a model's tensors, in order, NaN made canonical: what
+/// [`run_model`] returns once every pass has run (a caller that only
+/// wanted the passes' writes drops it).
+pub(crate) struct ModelTotals<R>(std::vec::IntoIter<Item<R>>);
+
+impl<R> Iterator for ModelTotals<R> {
+    type Item = Totals;
+
+    fn next(&mut self) -> Option<Totals> {
+        self.0.next().map(|(_, t)| canonical_nan(t))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<R> ExactSizeIterator for ModelTotals<R> {}
 
 /// Runs `single` on each item `apart` picks and `stretch` on each maximal
 /// stretch of the others between them, in order.
@@ -155,15 +185,20 @@ fn small_tensors<R: Rows>(items: &mut [Item<R>], which: Which, tier: Tier) {
 pub(crate) const LARGE_TENSOR_BYTES: usize = 1 << 20;
 
 /// Step 6: the tensors' totals added in order, in `f64`.
-pub(crate) fn in_order(totals: &[Totals]) -> Totals {
-    canonical_nan(totals.iter().fold(Totals::ZERO, |acc, &t| acc + t))
+pub(crate) fn in_order(totals: impl IntoIterator<Item = Totals>) -> Totals {
+    canonical_nan(totals.into_iter().fold(Totals::ZERO, |acc, t| acc + t))
 }
 
 /// Σ|w| and/or Σw² over a whole model: [`run_model`] of [`Read`], then
 /// [`in_order`].
-pub(crate) fn model_sums<T: Element>(tensors: &[&[T]], which: Which, tier: Tier, par: Par) -> Sums {
-    let passes = tensors.iter().map(|&t| Read(t)).collect();
-    in_order(&run_model(passes, which, tier, par)).sums
+pub(crate) fn model_sums<'a, T: Element>(
+    tensors: impl IntoIterator<Item = &'a [T]>,
+    which: Which,
+    tier: Tier,
+    par: Par,
+) -> Sums {
+    let passes = tensors.into_iter().map(Read);
+    in_order(run_model(passes, which, tier, par)).sums
 }
 
 fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {

@@ -63,7 +63,7 @@ use crate::element::Element;
 use crate::error::Error;
 use crate::exec::Exec;
 use crate::kernels::ops::{Read, Rows};
-use crate::kernels::{Sums, Tier, Totals};
+use crate::kernels::{Sums, Tier};
 use crate::parallel::Par;
 use crate::reduce::{self, Which, canonical_nan_sums, left_chunks, super_len};
 use crate::tensors::check_lengths;
@@ -724,7 +724,7 @@ where
             rest = tail;
         }
     }
-    let totals: Vec<Totals> = reduce::run_model(passes, which, tier, par);
+    let totals = reduce::run_model(passes, which, tier, par);
     Partial {
         fingerprint: layout.fingerprint,
         error: None,

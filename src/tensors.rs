@@ -3,17 +3,6 @@
 
 use crate::error::Error;
 
-/// Collects `tensors` and hands `f` their slices.
-pub(crate) fn with_slices<T, I, R>(tensors: I, f: impl FnOnce(&[&[T]]) -> R) -> R
-where
-    I: IntoIterator,
-    I::Item: AsRef<[T]>,
-{
-    let items: Vec<I::Item> = tensors.into_iter().collect();
-    let slices: Vec<&[T]> = items.iter().map(AsRef::as_ref).collect();
-    f(&slices)
-}
-
 /// Collects `tensors` and hands `f` their mutable slices.
 pub(crate) fn with_mut_slices<T, I, R>(tensors: I, f: impl FnOnce(Vec<&mut [T]>) -> R) -> R
 where
