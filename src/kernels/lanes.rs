@@ -152,6 +152,20 @@ pub trait Vector: Copy {
     /// `WIDTH / Wide::WIDTH` registers of `out` (one for an `f64` register:
     /// itself; two for an `f32` one).
     unsafe fn widen(self, out: &mut [Self::Wide]);
+    /// The fixed tree ([`fold_tree`]) over the lanes of an `f64` register.
+    /// This default stores the lanes and folds them; the x86 tiers add
+    /// register halves instead: the same additions, so the same bits.
+    #[inline(always)]
+    unsafe fn fold_lanes(self) -> f64
+    where
+        Self: Vector<Elem = f64>,
+    {
+        let mut lanes = [0.0f64; MAX_WIDE_WIDTH];
+        debug_assert!(Self::WIDTH <= MAX_WIDE_WIDTH);
+        // SAFETY: `lanes` holds at least WIDTH values; features: the caller.
+        unsafe { self.store(lanes.as_mut_ptr()) };
+        fold_tree(&mut lanes[..Self::WIDTH])
+    }
 }
 
 /// The `L` lanes of the canonical order, as the kernel body sees them.
@@ -374,12 +388,8 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
                 wide[j] = unsafe { wide[j].add(wide[j + count]) };
             }
         }
-        let mut lanes = [0.0f64; MAX_WIDE_WIDTH];
-        debug_assert!(V::Wide::WIDTH <= MAX_WIDE_WIDTH);
-        // SAFETY: `lanes` holds at least Wide::WIDTH values; features: the
-        // caller.
-        unsafe { wide[0].store(lanes.as_mut_ptr()) };
-        fold_tree(&mut lanes[..V::Wide::WIDTH])
+        // SAFETY: features: the caller.
+        unsafe { wide[0].fold_lanes() }
     }
 }
 

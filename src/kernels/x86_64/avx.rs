@@ -261,6 +261,11 @@ impl Vector for __m256d {
     unsafe fn widen(self, out: &mut [__m256d]) {
         out[0] = self;
     }
+    #[inline(always)]
+    unsafe fn fold_lanes(self) -> f64 {
+        // SAFETY: AVX (caller).
+        unsafe { fold_four(self) }
+    }
 }
 
 /// `bf16` in `__m256`: widening is a 16-bit shift (exact); narrowing rounds
@@ -318,5 +323,19 @@ impl HalfIo<half::f16> for __m256 {
             let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self);
             _mm_storeu_si128(ptr.cast(), h);
         }
+    }
+}
+
+/// The fixed tree over four `f64` lanes: lane i + lane i + 2, then lane 0 +
+/// lane 1 ([`fold_tree`](crate::kernels::lanes::fold_tree)'s additions).
+///
+/// # Safety
+/// The CPU must have AVX.
+#[inline(always)]
+pub(super) unsafe fn fold_four(v: __m256d) -> f64 {
+    // SAFETY: AVX (caller).
+    unsafe {
+        let two = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(_mm_add_sd(two, _mm_unpackhi_pd(two, two)))
     }
 }

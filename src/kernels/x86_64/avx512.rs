@@ -258,6 +258,15 @@ impl Vector for __m512d {
     unsafe fn widen(self, out: &mut [__m512d]) {
         out[0] = self;
     }
+    #[inline(always)]
+    unsafe fn fold_lanes(self) -> f64 {
+        // SAFETY: AVX-512F (caller).
+        unsafe {
+            // The tree's levels: lane i + lane i + 4, then + 2, then + 1.
+            let four = _mm512_extractf64x4_pd::<1>(self);
+            super::avx::fold_four(_mm256_add_pd(_mm512_castpd512_pd256(self), four))
+        }
+    }
 }
 
 /// `bf16` in `__m512`: widening is a 16-bit shift (exact); narrowing rounds
