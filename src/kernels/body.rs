@@ -10,7 +10,8 @@
 //!
 //! **Framing.** Slices rarely start on a register boundary (a large `Vec`'s
 //! data sits 16 bytes past one), and a 64-byte load that straddles two cache
-//! lines costs bandwidth. So the body cuts each block into *frame rows* that
+//! lines costs bandwidth. So the body (for passes of at least
+//! [`FRAMED_ROWS`] rows) cuts each block into *frame rows* that
 //! start `m` elements before a multiple of `L`, where `m` is the slice's
 //! misalignment in elements: full frame rows are aligned, and the first and
 //! last rows of a block are masked to the block. Frame lane `p` then holds
@@ -40,6 +41,16 @@ pub(crate) const ROWS: usize = if cfg!(regnorm_rows_32) { 32 } else { 64 };
 /// with `RUSTFLAGS="--cfg regnorm_no_prefetch"` (another `--target-dir`), and
 /// run each with `--example compare -- --full --sizes 1M,4M,16M --types f32`.
 const PREFETCH_AHEAD: usize = 1024;
+
+/// Passes of fewer rows than this are read unframed, from their first
+/// element (full rows may then straddle cache lines): for a tensor of a
+/// few rows, the masked head row that framing adds costs more than the
+/// straddling loads. Speed only: the bits are the same either way. (A
+/// model's 41 small ResNet-18 tensors, 64-1,000 values each, read about
+/// 10% faster this way in a probe of back-to-back model calls on the
+/// Xeon VM of BENCHMARKS.md, 2026-11-28; see `speed_of_light`'s "small
+/// tensors" cases.)
+const FRAMED_ROWS: usize = 8;
 
 /// Whether the body prefetches (off only in a `regnorm_no_prefetch` build).
 const PREFETCH: bool = !cfg!(regnorm_no_prefetch);
@@ -77,7 +88,11 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     let (len, lanes) = (rows.len(), G::LANES);
     // The misalignment in elements; less than L since G::ALIGN is at most
     // the group's size in bytes.
-    let m = (rows.frame() % G::ALIGN) / size_of::<G::Elem>();
+    let m = if len >= FRAMED_ROWS * lanes {
+        (rows.frame() % G::ALIGN) / size_of::<G::Elem>()
+    } else {
+        0
+    };
     debug_assert!(m < lanes);
     debug_assert!(chunk.is_multiple_of(ROWS * lanes) && out.len() == len.div_ceil(chunk));
     let (mut total, mut done) = (Totals::ZERO, 0);
