@@ -3,8 +3,11 @@
 //! accumulators on the best of AVX2+FMA and AVX-512) below 1 MiB of input
 //! and of the two-thread ceiling (a spinning worker) from 1 MiB up; regnorm
 //! called back-to-back from the main thread and from a worker of a 2-thread
-//! rayon pool; whole models against the two-thread ceiling over the same
-//! bytes; and the CPU the library burns in the second after a burst.
+//! rayon pool; the fused penalty and gradient in cache against a one-thread
+//! ceiling that does the same work (reads weights and gradients, writes the
+//! gradients; its GB/s count the weights only); whole models against the
+//! two-thread ceiling over the same bytes; and the CPU the library burns in
+//! the second after a burst.
 //!
 //! ```sh
 //! cargo run --release --example speed_of_light            # about a minute
@@ -52,16 +55,32 @@ struct Speeds {
     ratios: [f64; 4],
 }
 
-/// The ceilings read `xs` one slice after another: one flat buffer for
-/// the kernels and models, each small tensor for the per-tensor ceiling.
+/// What a case's ceilings compute.
+enum Ceiling<'a, T> {
+    /// Reduce the slices one after another: one flat buffer for the
+    /// kernels and models, each small tensor for the per-tensor ceiling;
+    /// on one thread, and on two with a spinning worker.
+    Reduce(&'a [&'a [T]], Op),
+    /// The fused penalty and gradient over `w` into the scratch `g` (one
+    /// thread only: the two-thread pair reduces, it does not write).
+    Gradient {
+        w: &'a [T],
+        g: Vec<T>,
+        c: f64,
+        op: Op,
+    },
+}
+
 fn speeds<T: CeilingFloat>(
-    xs: &[&[T]],
-    op: Op,
+    mut ceiling: Ceiling<'_, T>,
     rounds: usize,
     pool: &rayon::ThreadPool,
-    ours: &(dyn Fn() -> f64 + Sync),
+    ours: &mut (dyn FnMut() -> f64 + Send),
 ) -> Speeds {
-    let bytes: usize = xs.iter().map(|x| size_of_val(*x)).sum();
+    let bytes: usize = match &ceiling {
+        Ceiling::Reduce(xs, _) => xs.iter().map(|x| size_of_val(*x)).sum(),
+        Ceiling::Gradient { w, .. } => size_of_val(*w),
+    };
     let tiers = ceiling_tiers();
     let best = *tiers.last().unwrap();
     // Warm up every path once.
@@ -85,21 +104,31 @@ fn speeds<T: CeilingFloat>(
         let one = tiers
             .iter()
             .map(|&t| {
-                batch(bytes, || {
-                    for x in xs {
-                        black_box(T::reduce(black_box(x), op, t));
+                batch(bytes, || match &mut ceiling {
+                    Ceiling::Reduce(xs, op) => {
+                        for x in xs.iter() {
+                            black_box(T::reduce(black_box(x), *op, t));
+                        }
+                    }
+                    Ceiling::Gradient { w, g, c, op } => {
+                        black_box(T::gradient(black_box(w), g, *c, *op, t));
                     }
                 })
             })
             .fold(f64::INFINITY, f64::min);
-        // The spinning worker lives only while the two-thread ceiling runs.
-        let mut pair = SpinPair::new::<T>(op, best);
-        let two = batch(bytes, || {
-            for x in xs {
-                black_box(pair.run(black_box(x), op, best));
+        let two = match &ceiling {
+            Ceiling::Reduce(xs, op) => {
+                // The spinning worker lives only while the two-thread
+                // ceiling runs.
+                let mut pair = SpinPair::new::<T>(*op, best);
+                batch(bytes, || {
+                    for x in xs.iter() {
+                        black_box(pair.run(black_box(x), *op, best));
+                    }
+                })
             }
-        });
-        drop(pair);
+            Ceiling::Gradient { .. } => f64::NAN,
+        };
         rows.push([main, worker, one, two]);
     }
     let gbs = |k: usize| bytes as f64 / 1e9 / median(rows.iter().map(|r| r[k]).collect());
@@ -145,12 +174,15 @@ fn report(what: &str, s: &Speeds, two_threads: bool) {
     } else {
         &s.ratios[..2]
     };
+    let ceilings = if s.two.is_nan() {
+        format!("1T {:.1}", s.one)
+    } else {
+        format!("1T {:.1} · 2T {:.1}", s.one, s.two)
+    };
     println!(
-        "| {what} | {:.1} / {:.1} | 1T {:.1} · 2T {:.1} | {} | {:.2} / {:.2} |",
+        "| {what} | {:.1} / {:.1} | {ceilings} | {} | {:.2} / {:.2} |",
         s.main,
         s.worker,
-        s.one,
-        s.two,
         if two_threads { "2T" } else { "1T" },
         r[0],
         r[1]
@@ -169,22 +201,50 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
         let x = aligned::<T>(n, &mut store);
         let two_threads = size_of_val(x) >= 1 << 20;
         case(&format!("{name} sum_abs, {n}"), two_threads, || {
-            speeds(&[x], Op::Abs, rounds, pool, &|| {
+            speeds(Ceiling::Reduce(&[x], Op::Abs), rounds, pool, &mut || {
                 regnorm::sum_abs(black_box(x))
             })
         });
         case(&format!("{name} sum_sq, {n}"), two_threads, || {
-            speeds(&[x], Op::Sq, rounds, pool, &|| {
+            speeds(Ceiling::Reduce(&[x], Op::Sq), rounds, pool, &mut || {
                 regnorm::sum_sq(black_box(x))
             })
         });
         if !two_threads {
             // Both sums in one pass, against a ceiling that computes both.
             case(&format!("{name} sums, {n}"), two_threads, || {
-                speeds(&[x], Op::Both, rounds, pool, &|| {
+                speeds(Ceiling::Reduce(&[x], Op::Both), rounds, pool, &mut || {
                     regnorm::sums(black_box(x)).sq
                 })
             });
+            // The fused penalty and gradient (reads the weights and the
+            // gradients, writes the gradients), against a ceiling that
+            // does the same: Σ|w| and g += λ·sign(w), Σw² and g += 2λ·w.
+            let lambda = 1e-4;
+            let (l1, l2) = (L1::new(lambda).unwrap(), L2::new(lambda).unwrap());
+            for (reg, op, c) in [("L1", Op::Abs, lambda), ("L2", Op::Sq, 2.0 * lambda)] {
+                let mut g = vec![T::from(0.0); n];
+                case(
+                    &format!("{name} penalty_and_gradient {reg}, {n}"),
+                    false,
+                    || {
+                        let ceiling = Ceiling::Gradient {
+                            w: x,
+                            g: g.clone(),
+                            c,
+                            op,
+                        };
+                        speeds(ceiling, rounds, pool, &mut || {
+                            let r = if op == Op::Abs {
+                                l1.penalty_and_gradient(black_box(x), &mut g)
+                            } else {
+                                l2.penalty_and_gradient(black_box(x), &mut g)
+                            };
+                            r.unwrap()
+                        })
+                    },
+                );
+            }
         }
     }
 }
@@ -289,12 +349,15 @@ fn main() {
         let total: usize = shapes.iter().sum();
         let flat = aligned::<f32>(total, &mut f32s);
         case(&format!("{name} L1 penalty_model"), true, || {
-            speeds(&[flat], Op::Abs, rounds, &pool, &|| {
-                l1.penalty_model(black_box(&model))
-            })
+            speeds(
+                Ceiling::Reduce(&[flat], Op::Abs),
+                rounds,
+                &pool,
+                &mut || l1.penalty_model(black_box(&model)),
+            )
         });
         case(&format!("{name} L2 penalty_model"), true, || {
-            speeds(&[flat], Op::Sq, rounds, &pool, &|| {
+            speeds(Ceiling::Reduce(&[flat], Op::Sq), rounds, &pool, &mut || {
                 l2.penalty_model(black_box(&model))
             })
         });
@@ -304,7 +367,7 @@ fn main() {
             &format!("{name} clip_model (norm, below max_norm)"),
             true,
             || {
-                speeds(&[flat], Op::Sq, rounds, &pool, &|| {
+                speeds(Ceiling::Reduce(&[flat], Op::Sq), rounds, &pool, &mut || {
                     clip.clip_model(&mut **model.lock().unwrap()).unwrap()
                 })
             },
@@ -335,7 +398,7 @@ fn main() {
                 &format!("{what} L1 penalty_model, {ceiling}"),
                 false,
                 || {
-                    speeds(xs, Op::Abs, rounds, &pool, &|| {
+                    speeds(Ceiling::Reduce(xs, Op::Abs), rounds, &pool, &mut || {
                         l1.penalty_model(black_box(&model))
                     })
                 },
@@ -344,7 +407,7 @@ fn main() {
                 &format!("{what} L2 penalty_model, {ceiling}"),
                 false,
                 || {
-                    speeds(xs, Op::Sq, rounds, &pool, &|| {
+                    speeds(Ceiling::Reduce(xs, Op::Sq), rounds, &pool, &mut || {
                         l2.penalty_model(black_box(&model))
                     })
                 },

@@ -24,6 +24,10 @@ pub trait CeilingFloat: Copy + Send + Sync + 'static {
     /// The reduction with eight accumulators on `tier` (`Some(true)`:
     /// AVX-512, `Some(false)`: AVX2+FMA), or `None` if the CPU lacks it.
     fn reduce(x: &[Self], op: Op, avx512: bool) -> Option<f64>;
+    /// The fused penalty and gradient on `tier`: Σ|w| while adding
+    /// `copysign(c, w)` to `g` (`Op::Abs`), or Σw² while adding `c·w`
+    /// (`Op::Sq`); `None` if the CPU lacks the tier. `g` is as long as `w`.
+    fn gradient(w: &[Self], g: &mut [Self], c: f64, op: Op, avx512: bool) -> Option<f64>;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -77,6 +81,121 @@ mod x86 {
                 $hsum(t)
             }
         };
+    }
+
+    /// The fused penalty and gradient with eight accumulators: Σ|w| while
+    /// adding `copysign(c, w)` to `g` (`Op::Abs`; `w = 0` is not special
+    /// here), or Σw² while adding `c·w` (`Op::Sq`), with the same tail
+    /// handling as above.
+    macro_rules! eight_accumulators_gradient {
+        ($name:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $set1:ident,
+         $load:ident, $mload:ident, $store:ident, $mstore:ident, $add:ident, $fma:ident,
+         $abs:expr, $copysign:expr, $hsum:expr) => {
+            /// # Safety
+            /// The CPU must have the target features; `g.len() >= w.len()`.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn $name(w: &[$t], g: &mut [$t], c: $t, op: super::Op) -> f64 {
+                let abs = op == super::Op::Abs;
+                let cv = $set1(c);
+                let mut acc: [$v; 8] = [$zero(); 8];
+                let (pw, pg) = (w.as_ptr(), g.as_mut_ptr());
+                let mut i = 0;
+                while i + 8 * $w <= w.len() {
+                    for a in acc.iter_mut() {
+                        // SAFETY: i + w <= len, for w and g (caller).
+                        unsafe {
+                            let v = $load(pw.add(i));
+                            let gv = $load(pg.add(i));
+                            if abs {
+                                *a = $add(*a, $abs(v));
+                                $store(pg.add(i), $add(gv, $copysign(cv, v)));
+                            } else {
+                                *a = $fma(v, v, *a);
+                                $store(pg.add(i), $fma(cv, v, gv));
+                            }
+                        }
+                        i += $w;
+                    }
+                }
+                let mut j = 0;
+                while i < w.len() {
+                    let n = (w.len() - i).min($w);
+                    // SAFETY: lanes 0..n of w and g from i are inside them.
+                    unsafe {
+                        let v = $mload(pw.add(i), n);
+                        let gv = $mload(pg.add(i), n);
+                        if abs {
+                            acc[j] = $add(acc[j], $abs(v));
+                            $mstore(pg.add(i), n, $add(gv, $copysign(cv, v)));
+                        } else {
+                            acc[j] = $fma(v, v, acc[j]);
+                            $mstore(pg.add(i), n, $fma(cv, v, gv));
+                        }
+                    }
+                    (i, j) = (i + n, (j + 1) % 8);
+                }
+                let mut t = $zero();
+                for a in acc {
+                    t = $add(t, a);
+                }
+                $hsum(t)
+            }
+        };
+    }
+
+    /// Lanes `0..n` of `v` to `p` (AVX2 masked store).
+    #[inline(always)]
+    unsafe fn mstore_ps256(p: *mut f32, n: usize, v: __m256) {
+        // SAFETY: AVX2 (callers); maskstore writes only the lanes 0..n.
+        unsafe {
+            let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx), v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn mstore_pd256(p: *mut f64, n: usize, v: __m256d) {
+        // SAFETY: as above.
+        unsafe {
+            let idx = _mm256_setr_epi64x(0, 1, 2, 3);
+            _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), idx), v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn mstore_ps512(p: *mut f32, n: usize, v: __m512) {
+        // SAFETY: AVX-512F (callers); masked-off lanes are not written.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v) }
+    }
+    #[inline(always)]
+    unsafe fn mstore_pd512(p: *mut f64, n: usize, v: __m512d) {
+        // SAFETY: AVX-512F (callers); masked-off lanes are not written.
+        unsafe { _mm512_mask_storeu_pd(p, ((1u32 << n) - 1) as u8, v) }
+    }
+    /// `c` (non-negative) with the sign of `v`.
+    #[inline(always)]
+    fn copysign_ps256(c: __m256, v: __m256) -> __m256 {
+        // SAFETY: AVX2 is enabled in every caller (inlined).
+        unsafe { _mm256_or_ps(c, _mm256_and_ps(v, _mm256_set1_ps(-0.0))) }
+    }
+    #[inline(always)]
+    fn copysign_pd256(c: __m256d, v: __m256d) -> __m256d {
+        // SAFETY: as above.
+        unsafe { _mm256_or_pd(c, _mm256_and_pd(v, _mm256_set1_pd(-0.0))) }
+    }
+    #[inline(always)]
+    fn copysign_ps512(c: __m512, v: __m512) -> __m512 {
+        // SAFETY: AVX-512F is enabled in every caller (inlined).
+        unsafe {
+            let sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(i32::MIN));
+            _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(c), sign))
+        }
+    }
+    #[inline(always)]
+    fn copysign_pd512(c: __m512d, v: __m512d) -> __m512d {
+        // SAFETY: as above.
+        unsafe {
+            let sign = _mm512_and_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN));
+            _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(c), sign))
+        }
     }
 
     /// Lanes `0..n` from `p`, zeros in the others (AVX2 masked load).
@@ -202,6 +321,78 @@ mod x86 {
         _mm512_abs_pd,
         hsum_pd512
     );
+    eight_accumulators_gradient!(
+        f32_avx2_gradient,
+        "avx2,fma",
+        f32,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        mload_ps256,
+        _mm256_storeu_ps,
+        mstore_ps256,
+        _mm256_add_ps,
+        _mm256_fmadd_ps,
+        abs_ps256,
+        copysign_ps256,
+        hsum_ps256
+    );
+    eight_accumulators_gradient!(
+        f64_avx2_gradient,
+        "avx2,fma",
+        f64,
+        __m256d,
+        4,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_loadu_pd,
+        mload_pd256,
+        _mm256_storeu_pd,
+        mstore_pd256,
+        _mm256_add_pd,
+        _mm256_fmadd_pd,
+        abs_pd256,
+        copysign_pd256,
+        hsum_pd256
+    );
+    eight_accumulators_gradient!(
+        f32_avx512_gradient,
+        "avx512f",
+        f32,
+        __m512,
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        mload_ps512,
+        _mm512_storeu_ps,
+        mstore_ps512,
+        _mm512_add_ps,
+        _mm512_fmadd_ps,
+        _mm512_abs_ps,
+        copysign_ps512,
+        hsum_ps512
+    );
+    eight_accumulators_gradient!(
+        f64_avx512_gradient,
+        "avx512f",
+        f64,
+        __m512d,
+        8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_loadu_pd,
+        mload_pd512,
+        _mm512_storeu_pd,
+        mstore_pd512,
+        _mm512_add_pd,
+        _mm512_fmadd_pd,
+        _mm512_abs_pd,
+        copysign_pd512,
+        hsum_pd512
+    );
 }
 
 fn has(avx512: bool) -> bool {
@@ -238,6 +429,25 @@ impl CeilingFloat for f32 {
         #[cfg(not(target_arch = "x86_64"))]
         None
     }
+
+    fn gradient(w: &[f32], g: &mut [f32], c: f64, op: Op, avx512: bool) -> Option<f64> {
+        assert!(op != Op::Both && g.len() >= w.len());
+        if !has(avx512) {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the features, checked just above; g is as
+        // long as w.
+        unsafe {
+            Some(if avx512 {
+                x86::f32_avx512_gradient(w, g, c as f32, op)
+            } else {
+                x86::f32_avx2_gradient(w, g, c as f32, op)
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
 }
 
 impl CeilingFloat for f64 {
@@ -252,6 +462,25 @@ impl CeilingFloat for f64 {
                 x86::f64_avx512(x, op)
             } else {
                 x86::f64_avx2(x, op)
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+
+    fn gradient(w: &[f64], g: &mut [f64], c: f64, op: Op, avx512: bool) -> Option<f64> {
+        assert!(op != Op::Both && g.len() >= w.len());
+        if !has(avx512) {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the features, checked just above; g is as
+        // long as w.
+        unsafe {
+            Some(if avx512 {
+                x86::f64_avx512_gradient(w, g, c, op)
+            } else {
+                x86::f64_avx2_gradient(w, g, c, op)
             })
         }
         #[cfg(not(target_arch = "x86_64"))]
