@@ -13,6 +13,18 @@ use crate::kernels::lanes::Vector;
 #[cfg(feature = "half")]
 use crate::kernels::widened::HalfIo;
 
+/// [`sign`](crate::kernels::lanes::sign) as one `vfixupimm` instruction:
+/// it sorts each lane into one of eight classes and replaces it by the
+/// token this table gives for its class (nibble `j` for class `j`):
+///
+/// | class | QNaN | SNaN | ±0 | +1 | −∞ | +∞ | < 0 | > 0 |
+/// |---|---|---|---|---|---|---|---|---|
+/// | token | 1: itself | 1: itself | 8: +0 | A: +1 | 9: −1 | A: +1 | 9: −1 | A: +1 |
+///
+/// (Subnormals count as negative or positive: the tier never sets DAZ.)
+/// One instruction instead of five (two compares, and, or, a masked move).
+const SIGN_TABLE: i32 = 0xA9A9_A811_u32 as i32;
+
 /// Bitwise `a & b` on f32 lanes.
 #[inline(always)]
 unsafe fn and_ps(a: __m512, b: __m512) -> __m512 {
@@ -127,12 +139,7 @@ impl Vector for __m512 {
     #[inline(always)]
     unsafe fn sign(self) -> Self {
         // SAFETY: AVX-512F (caller).
-        unsafe {
-            let signed_one = or_ps(_mm512_set1_ps(1.0), and_ps(self, _mm512_set1_ps(-0.0)));
-            let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(self, _mm512_setzero_ps());
-            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self, self);
-            _mm512_mask_mov_ps(_mm512_maskz_mov_ps(nonzero, signed_one), nan, self)
-        }
+        unsafe { _mm512_fixupimm_ps::<0>(self, self, _mm512_set1_epi32(SIGN_TABLE)) }
     }
     #[inline(always)]
     unsafe fn copysign(self, sign: Self) -> Self {
@@ -229,12 +236,7 @@ impl Vector for __m512d {
     #[inline(always)]
     unsafe fn sign(self) -> Self {
         // SAFETY: AVX-512F (caller).
-        unsafe {
-            let signed_one = or_pd(_mm512_set1_pd(1.0), and_pd(self, _mm512_set1_pd(-0.0)));
-            let nonzero = _mm512_cmp_pd_mask::<_CMP_NEQ_OQ>(self, _mm512_setzero_pd());
-            let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(self, self);
-            _mm512_mask_mov_pd(_mm512_maskz_mov_pd(nonzero, signed_one), nan, self)
-        }
+        unsafe { _mm512_fixupimm_pd::<0>(self, self, _mm512_set1_epi64(SIGN_TABLE as i64)) }
     }
     #[inline(always)]
     unsafe fn copysign(self, sign: Self) -> Self {
