@@ -65,7 +65,7 @@ enum Ceiling<'a, T> {
     /// thread only: the two-thread pair reduces, it does not write).
     Gradient {
         w: &'a [T],
-        g: Vec<T>,
+        g: &'a mut [T],
         c: f64,
         op: Op,
     },
@@ -154,6 +154,14 @@ fn aligned<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &[T] {
     &store[skip..skip + n]
 }
 
+/// A 64-byte-aligned slice of `n` zeros (gradients: regnorm's and the
+/// ceiling's start at the same alignment as the weights).
+fn aligned_zeros<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &mut [T] {
+    *store = vec![T::from(0.0); n + 16];
+    let skip = store.as_ptr().align_offset(64).min(16);
+    &mut store[skip..skip + n]
+}
+
 /// Whether the command line asks for the case `what` (every case if it
 /// names none; otherwise those containing one of its words).
 fn wanted(what: &str) -> bool {
@@ -223,22 +231,24 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
             let lambda = 1e-4;
             let (l1, l2) = (L1::new(lambda).unwrap(), L2::new(lambda).unwrap());
             for (reg, op, c) in [("L1", Op::Abs, lambda), ("L2", Op::Sq, 2.0 * lambda)] {
-                let mut g = vec![T::from(0.0); n];
+                let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                let g = aligned_zeros::<T>(n, &mut ours);
+                let g_ceiling = aligned_zeros::<T>(n, &mut theirs);
                 case(
                     &format!("{name} penalty_and_gradient {reg}, {n}"),
                     false,
                     || {
                         let ceiling = Ceiling::Gradient {
                             w: x,
-                            g: g.clone(),
+                            g: g_ceiling,
                             c,
                             op,
                         };
                         speeds(ceiling, rounds, pool, &mut || {
                             let r = if op == Op::Abs {
-                                l1.penalty_and_gradient(black_box(x), &mut g)
+                                l1.penalty_and_gradient(black_box(x), g)
                             } else {
-                                l2.penalty_and_gradient(black_box(x), &mut g)
+                                l2.penalty_and_gradient(black_box(x), g)
                             };
                             r.unwrap()
                         })
