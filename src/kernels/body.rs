@@ -47,9 +47,9 @@ const PREFETCH_AHEAD: usize = 1024;
 /// few rows, the masked head row that framing adds costs more than the
 /// straddling loads. Speed only: the bits are the same either way. (A
 /// model's 41 small ResNet-18 tensors, 64-1,000 values each, read about
-/// 10% faster this way in a probe of back-to-back model calls on the
-/// Xeon VM of BENCHMARKS.md, 2026-11-28; see `speed_of_light`'s "small
-/// tensors" cases.)
+/// 5-10% faster this way in a throwaway probe of back-to-back model calls
+/// on the Xeon VM of BENCHMARKS.md, 2026-11-28; `speed_of_light`'s "small
+/// tensors" cases measure the calls.)
 const FRAMED_ROWS: usize = 8;
 
 /// Whether the body prefetches (off only in a `regnorm_no_prefetch` build).
