@@ -412,81 +412,63 @@ fn has(avx512: bool) -> bool {
     }
 }
 
-impl CeilingFloat for f32 {
-    fn reduce(x: &[f32], op: Op, avx512: bool) -> Option<f64> {
-        if !has(avx512) {
-            return None;
-        }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features, checked just above.
-        unsafe {
-            Some(if avx512 {
-                x86::f32_avx512(x, op)
-            } else {
-                x86::f32_avx2(x, op)
-            })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
-    }
+/// `CeilingFloat` for `$t` from its four kernels in `x86`.
+macro_rules! ceiling_float {
+    ($t:ty, $avx512:ident, $avx2:ident, $avx512_gradient:ident, $avx2_gradient:ident) => {
+        impl CeilingFloat for $t {
+            fn reduce(x: &[$t], op: Op, avx512: bool) -> Option<f64> {
+                if !has(avx512) {
+                    return None;
+                }
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has the features, checked just above.
+                unsafe {
+                    Some(if avx512 {
+                        x86::$avx512(x, op)
+                    } else {
+                        x86::$avx2(x, op)
+                    })
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                None
+            }
 
-    fn gradient(w: &[f32], g: &mut [f32], c: f64, op: Op, avx512: bool) -> Option<f64> {
-        assert!(op != Op::Both && g.len() >= w.len());
-        if !has(avx512) {
-            return None;
+            fn gradient(w: &[$t], g: &mut [$t], c: f64, op: Op, avx512: bool) -> Option<f64> {
+                assert!(op != Op::Both && g.len() >= w.len());
+                if !has(avx512) {
+                    return None;
+                }
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has the features, checked just above; g is
+                // as long as w.
+                unsafe {
+                    Some(if avx512 {
+                        x86::$avx512_gradient(w, g, c as $t, op)
+                    } else {
+                        x86::$avx2_gradient(w, g, c as $t, op)
+                    })
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                None
+            }
         }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features, checked just above; g is as
-        // long as w.
-        unsafe {
-            Some(if avx512 {
-                x86::f32_avx512_gradient(w, g, c as f32, op)
-            } else {
-                x86::f32_avx2_gradient(w, g, c as f32, op)
-            })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
-    }
+    };
 }
 
-impl CeilingFloat for f64 {
-    fn reduce(x: &[f64], op: Op, avx512: bool) -> Option<f64> {
-        if !has(avx512) {
-            return None;
-        }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features, checked just above.
-        unsafe {
-            Some(if avx512 {
-                x86::f64_avx512(x, op)
-            } else {
-                x86::f64_avx2(x, op)
-            })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
-    }
-
-    fn gradient(w: &[f64], g: &mut [f64], c: f64, op: Op, avx512: bool) -> Option<f64> {
-        assert!(op != Op::Both && g.len() >= w.len());
-        if !has(avx512) {
-            return None;
-        }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features, checked just above; g is as
-        // long as w.
-        unsafe {
-            Some(if avx512 {
-                x86::f64_avx512_gradient(w, g, c, op)
-            } else {
-                x86::f64_avx2_gradient(w, g, c, op)
-            })
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
-    }
-}
+ceiling_float!(
+    f32,
+    f32_avx512,
+    f32_avx2,
+    f32_avx512_gradient,
+    f32_avx2_gradient
+);
+ceiling_float!(
+    f64,
+    f64_avx512,
+    f64_avx2,
+    f64_avx512_gradient,
+    f64_avx2_gradient
+);
 
 /// The tiers of the one-thread ceiling this CPU has: `false` AVX2+FMA,
 /// `true` AVX-512.
