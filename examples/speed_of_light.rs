@@ -142,6 +142,12 @@ fn speeds<T: CeilingFloat>(
     }
 }
 
+/// The 64-byte-aligned `n` values inside `store` (which holds `n + 16`).
+fn aligned_in<T>(store: &mut [T], n: usize) -> &mut [T] {
+    let skip = store.as_ptr().align_offset(64).min(16);
+    &mut store[skip..skip + n]
+}
+
 /// A 64-byte-aligned slice of `n` values in [-1, 1) (the ceilings read the
 /// same slice, so neither pays for cache-line-splitting loads).
 fn aligned<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &[T] {
@@ -150,16 +156,14 @@ fn aligned<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &[T] {
         .into_iter()
         .map(T::from)
         .collect();
-    let skip = store.as_ptr().align_offset(64).min(16);
-    &store[skip..skip + n]
+    aligned_in(store, n)
 }
 
 /// A 64-byte-aligned slice of `n` zeros (gradients: regnorm's and the
 /// ceiling's start at the same alignment as the weights).
 fn aligned_zeros<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &mut [T] {
     *store = vec![T::from(0.0); n + 16];
-    let skip = store.as_ptr().align_offset(64).min(16);
-    &mut store[skip..skip + n]
+    aligned_in(store, n)
 }
 
 /// Whether the command line asks for the case `what` (every case if it
