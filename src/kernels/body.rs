@@ -45,11 +45,13 @@ const PREFETCH_AHEAD: usize = 1024;
 /// Passes of fewer rows than this are read unframed, from their first
 /// element (full rows may then straddle cache lines): for a tensor of a
 /// few rows, the masked head row that framing adds costs more than the
-/// straddling loads. Speed only: the bits are the same either way. (A
-/// model's 41 small ResNet-18 tensors, 64-1,000 values each, read about
-/// 5-10% faster this way in a throwaway probe of back-to-back model calls
-/// on the Xeon VM of BENCHMARKS.md, 2026-11-28; `speed_of_light`'s "small
-/// tensors" cases measure the calls.)
+/// straddling loads. Speed only: the bits are the same either way. (With
+/// the register-half fold of `Vector::fold_lanes`, landed beside it, a
+/// model's 41 small ResNet-18 tensors went from 0.91-0.96 to 1.01-1.03 of
+/// the ceiling kernel called per tensor, main thread, in two interleaved
+/// runs of `cargo run --release --example speed_of_light -- quick "small
+/// tensors"` on the Xeon VM of BENCHMARKS.md, 2026-11-28; this change's
+/// own share was not measured apart.)
 const FRAMED_ROWS: usize = 8;
 
 /// Whether the body prefetches (off only in a `regnorm_no_prefetch` build).
