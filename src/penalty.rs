@@ -116,11 +116,13 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         self.value_of(self.exec().model(tensors, self.which()))
     }
 
-    /// Adds the penalty's gradient to `grads`, element by element:
-    /// `g += a·sign(w) + b·w` with `a = λ₁` and `b = 2·λ₂` rounded to the
-    /// element type (L1: `λ·sign(w)`; L2: `2λ·w`; ElasticNet:
-    /// `λ·r·sign(w) + λ·(1 − r)·w`). `sign(0) = 0`, the subgradient of
-    /// `|w|` at 0 that keeps zero weights at zero; `sign(NaN) = NaN`.
+    /// Adds the penalty's gradient to `grads`, element by element, with
+    /// `a = λ₁` and `b = 2·λ₂` rounded to the element type (L1: `a = λ`;
+    /// L2: `b = 2λ`; ElasticNet: `a = λ·r`, `b = λ·(1 − r)`): first
+    /// `g ← g + a·sign(w)`, then `g ← fma(b, w, g)`, the product and sum
+    /// rounded once (a fused multiply-add), each for the terms present.
+    /// `sign(0) = 0`, the subgradient of `|w|` at 0 that keeps zero weights
+    /// at zero; `sign(NaN) = NaN`.
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if the lengths differ; `grads` is then
@@ -432,7 +434,8 @@ pub(crate) mod sealed {
             Which::of(l1.is_some(), l2.is_some())
         }
 
-        /// The gradient pass: `g += a·sign(w) + b·w`, `a = λ₁`, `b = 2λ₂`.
+        /// The gradient pass: `g ← fma(b, w, g + a·sign(w))`, `a = λ₁`,
+        /// `b = 2λ₂`.
         fn gradient_pass<'a, T: Element>(&self, w: &'a [T], g: &'a mut [T]) -> AddGradient<'a, T> {
             let (l1, l2) = self.terms();
             AddGradient {

@@ -90,13 +90,9 @@ fn reference_gradient(reg: Reg, w: f32, g: f32) -> f32 {
     let a = l1.map(|l| l as f32);
     let b = l2.map(|l| (2.0 * l) as f32);
     let s = sign(f64::from(w)) as f32;
-    let step = match (a, b) {
-        (Some(a), None) => a * s,
-        (None, Some(b)) => b * w,
-        (Some(a), Some(b)) => a * s + b * w,
-        (None, None) => 0.0,
-    };
-    g + step
+    // The L1 term added (a·s is exact), then the L2 term fused: one rounding.
+    let g = a.map_or(g, |a| g + a * s);
+    b.map_or(g, |b| b.mul_add(w, g))
 }
 
 /// The documented proximal step of one f32 element.

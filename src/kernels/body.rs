@@ -87,6 +87,8 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     G: Group,
     R: Rows<Elem = G::Elem>,
 {
+    let mut local = rows.local();
+    let rows = &mut local;
     let (len, lanes) = (rows.len(), G::LANES);
     // The misalignment in elements; less than L since G::ALIGN is at most
     // the group's size in bytes.
@@ -112,17 +114,17 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
             let end_i = end as isize;
             if m > 0 {
                 let hi = ((end_i - start) as usize).min(lanes);
-                step::<G, R, ABS, SQ>(rows, &mut sums, &mut total.zeros, start, m, hi);
+                step::<G, _, ABS, SQ>(rows, &mut sums, &mut total.zeros, start, m, hi);
                 start += lanes as isize;
             }
             if PREFETCH && stream {
-                start = full_rows::<G, R, ABS, SQ, true>(rows, &mut sums, &mut total, start, end_i);
+                start = full_rows::<G, _, ABS, SQ, true>(rows, &mut sums, &mut total, start, end_i);
             } else {
                 start =
-                    full_rows::<G, R, ABS, SQ, false>(rows, &mut sums, &mut total, start, end_i);
+                    full_rows::<G, _, ABS, SQ, false>(rows, &mut sums, &mut total, start, end_i);
             }
             if start < end_i {
-                step::<G, R, ABS, SQ>(
+                step::<G, _, ABS, SQ>(
                     rows,
                     &mut sums,
                     &mut total.zeros,
@@ -173,7 +175,7 @@ where
         }
         // SAFETY: the row start..start + L lies inside the block (loop
         // condition), so inside the pass (caller); features: the caller.
-        unsafe { step::<G, R, ABS, SQ>(rows, sums, &mut total.zeros, start, 0, G::LANES) };
+        unsafe { step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, start, 0, G::LANES) };
         start += lanes;
     }
     start

@@ -197,6 +197,8 @@ pub trait Group: Copy {
     unsafe fn mul(self, rhs: Self) -> Self;
     unsafe fn add(self, rhs: Self) -> Self;
     unsafe fn sub(self, rhs: Self) -> Self;
+    /// `self·a + b`, lane-wise, rounded once (a fused multiply-add).
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self;
     unsafe fn sign(self) -> Self;
     unsafe fn copysign(self, sign: Self) -> Self;
     unsafe fn where_positive(self, value: Self) -> Self;
@@ -337,6 +339,16 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
                     v.mul_add(v, *o)
                 }
             };
+        }
+        Self(out)
+    }
+
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        let mut out = self.0;
+        for ((v, a), b) in out.iter_mut().zip(a.0).zip(b.0) {
+            // SAFETY: features: the caller.
+            *v = unsafe { v.mul_add(a, b) };
         }
         Self(out)
     }

@@ -17,6 +17,18 @@ pub(crate) trait Rows: Send + Sized {
     /// Whether the pass counts the zeros among the values it returns.
     const COUNTS_ZEROS: bool = false;
 
+    /// The pass reborrowed, for the kernel body to keep in its own locals:
+    /// there the compiler holds its pointers and coefficients in registers
+    /// for the whole call. (Reached through `&mut self`, they were reloaded
+    /// after every row that stores, since the compiler cannot tell that the
+    /// stores do not write the pass itself.)
+    type Local<'b>: Rows<Elem = Self::Elem>
+    where
+        Self: 'b;
+
+    /// Reborrows the pass as its [`Local`](Rows::Local).
+    fn local(&mut self) -> Self::Local<'_>;
+
     /// The number of elements.
     fn len(&self) -> usize;
 
@@ -52,6 +64,14 @@ pub(crate) struct Read<'a, T>(pub &'a [T]);
 
 impl<T: Element> Rows for Read<'_, T> {
     type Elem = T;
+    type Local<'b>
+        = Read<'b, T>
+    where
+        Self: 'b;
+
+    fn local(&mut self) -> Self::Local<'_> {
+        Read(self.0)
+    }
 
     fn len(&self) -> usize {
         self.0.len()
@@ -82,8 +102,10 @@ impl<T: Element> Rows for Read<'_, T> {
     }
 }
 
-/// `g += a·sign(w) + b·w` (the terms present), reducing `w`: the gradient of
-/// `a·Σ|w| + (b/2)·Σw²` added into `g`.
+/// `g ← fma(b, w, g + a·sign(w))` (the terms present), reducing `w`: the
+/// gradient of `a·Σ|w| + (b/2)·Σw²` added into `g`. Both terms are fused
+/// multiply-adds: `a·sign(w)` is exact (`±a` or `±0`), so the L1 term is
+/// the plain `g + a·sign(w)`; the L2 term rounds once.
 pub struct AddGradient<'a, T: Element> {
     pub w: &'a [T],
     pub g: &'a mut [T],
@@ -95,6 +117,19 @@ pub struct AddGradient<'a, T: Element> {
 
 impl<T: Element> Rows for AddGradient<'_, T> {
     type Elem = T;
+    type Local<'b>
+        = AddGradient<'b, T>
+    where
+        Self: 'b;
+
+    fn local(&mut self) -> Self::Local<'_> {
+        AddGradient {
+            w: self.w,
+            g: self.g,
+            a: self.a,
+            b: self.b,
+        }
+    }
 
     fn len(&self) -> usize {
         self.w.len()
@@ -129,26 +164,34 @@ impl<T: Element> Rows for AddGradient<'_, T> {
         // the constructor checks equal lengths); features: the caller.
         unsafe {
             let w = G::load(w, lo, hi);
-            let step = match (self.a, self.b) {
-                (Some(a), None) => G::splat(a).mul(w.sign()),
-                (None, Some(b)) => G::splat(b).mul(w),
-                (Some(a), Some(b)) => G::splat(a).mul(w.sign()).add(G::splat(b).mul(w)),
-                (None, None) => return w,
-            };
-            G::load(g, lo, hi).add(step).store(g, lo, hi);
+            if self.a.is_none() && self.b.is_none() {
+                return w;
+            }
+            let mut sum = G::load(g, lo, hi);
+            if let Some(a) = self.a {
+                sum = G::splat(a).mul_add(w.sign(), sum);
+            }
+            if let Some(b) = self.b {
+                sum = G::splat(b).mul_add(w, sum);
+            }
+            sum.store(g, lo, hi);
             w
         }
     }
     #[inline(always)]
     fn element(&mut self, i: usize) -> Lane<T> {
         let w = self.w[i].to_lane();
-        let step = match (self.a, self.b) {
-            (Some(a), None) => a * sign(w),
-            (None, Some(b)) => b * w,
-            (Some(a), Some(b)) => a * sign(w) + b * w,
-            (None, None) => return w,
-        };
-        self.g[i] = T::from_lane(self.g[i].to_lane() + step);
+        if self.a.is_none() && self.b.is_none() {
+            return w;
+        }
+        let mut sum = self.g[i].to_lane();
+        if let Some(a) = self.a {
+            sum = a.mul_add(sign(w), sum);
+        }
+        if let Some(b) = self.b {
+            sum = b.mul_add(w, sum);
+        }
+        self.g[i] = T::from_lane(sum);
         w
     }
 }
@@ -167,6 +210,18 @@ pub struct Prox<'a, T: Element> {
 impl<T: Element> Rows for Prox<'_, T> {
     type Elem = T;
     const COUNTS_ZEROS: bool = true;
+    type Local<'b>
+        = Prox<'b, T>
+    where
+        Self: 'b;
+
+    fn local(&mut self) -> Self::Local<'_> {
+        Prox {
+            w: self.w,
+            t: self.t,
+            c: self.c,
+        }
+    }
 
     fn len(&self) -> usize {
         self.w.len()
@@ -233,6 +288,17 @@ pub(crate) struct Scale<'a, T: Element> {
 
 impl<T: Element> Rows for Scale<'_, T> {
     type Elem = T;
+    type Local<'b>
+        = Scale<'b, T>
+    where
+        Self: 'b;
+
+    fn local(&mut self) -> Self::Local<'_> {
+        Scale {
+            x: self.x,
+            c: self.c,
+        }
+    }
 
     fn len(&self) -> usize {
         self.x.len()
