@@ -72,7 +72,8 @@ pub(crate) fn sums<T: Element>(x: &[T], which: Which, tier: Tier, par: Par) -> S
 }
 
 /// Runs the pass `rows` over one tensor and reduces it in the canonical
-/// order (steps 1 to 5), NaN made canonical.
+/// order (steps 1 to 5), NaN made canonical. Inlined (see [`tree`]).
+#[inline(always)]
 pub(crate) fn run<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
     canonical_nan(tensor(rows, which, tier, par))
 }
@@ -201,6 +202,7 @@ pub(crate) fn model_sums<'a, T: Element>(
     in_order(run_model(passes, which, tier, par)).sums
 }
 
+#[inline(always)]
 fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
     let stream = rows.bytes() >= STREAM_BYTES;
     match which {
@@ -214,16 +216,20 @@ fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
 /// Steps 4 and 5: super-chunks, then the fixed tree over them. `stream`
 /// (the whole tensor is larger than the caches) only selects the kernel's
 /// prefetching.
+///
+/// Inlined, with [`run`], [`tensor`] and [`leaf`], into the public call:
+/// a tensor that one kernel call reduces then reaches the kernel, and its
+/// totals the caller, without the pass and the totals being copied through
+/// memory at each of these calls.
+#[inline(always)]
 fn tree<R: Rows, const ABS: bool, const SQ: bool>(
     rows: R,
     tier: Tier,
     par: Par,
     stream: bool,
 ) -> Totals {
-    let chunk = super_len::<R::Elem>();
-    let chunks = rows.len().div_ceil(chunk);
-    let bytes = rows.bytes();
-    if chunks <= LEAF_CHUNKS && !par.splits(bytes) {
+    let chunks = rows.len().div_ceil(super_len::<R::Elem>());
+    if chunks <= LEAF_CHUNKS && !par.splits(rows.bytes()) {
         // One kernel call for the whole subtree; the tree over its
         // super-chunks' totals is then the same as recursing. The totals
         // array is sized to the call: clearing 64 entries costs as much as
@@ -234,6 +240,20 @@ fn tree<R: Rows, const ABS: bool, const SQ: bool>(
             leaf::<R, ABS, SQ, LEAF_CHUNKS>(rows, tier, stream, chunks)
         };
     }
+    split_tree::<R, ABS, SQ>(rows, tier, par, stream)
+}
+
+/// Step 5's split of a tree that one kernel call does not cover: the two
+/// subtrees, on two threads if `par` splits.
+fn split_tree<R: Rows, const ABS: bool, const SQ: bool>(
+    rows: R,
+    tier: Tier,
+    par: Par,
+    stream: bool,
+) -> Totals {
+    let chunk = super_len::<R::Elem>();
+    let chunks = rows.len().div_ceil(chunk);
+    let bytes = rows.bytes();
     let (left, right) = rows.split_at(left_chunks(chunks) * chunk);
     let (l, r) = par.join(
         bytes,
@@ -245,6 +265,7 @@ fn tree<R: Rows, const ABS: bool, const SQ: bool>(
 
 /// One kernel call over `chunks <= N` super-chunks, then the tree over
 /// their totals.
+#[inline(always)]
 fn leaf<R: Rows, const ABS: bool, const SQ: bool, const N: usize>(
     mut rows: R,
     tier: Tier,
@@ -259,7 +280,12 @@ fn leaf<R: Rows, const ABS: bool, const SQ: bool, const N: usize>(
         out: &mut out[..chunks],
     };
     kernels::run::<R, ABS, SQ>(tier, work, chunk);
-    over_chunks(&out[..chunks])
+    if N == 1 {
+        // No chunk leaves the zero total.
+        out[0]
+    } else {
+        over_chunks(&out[..chunks])
+    }
 }
 
 /// Step 5's split: a run of `c > 1` super-chunks is its first `⌈c/2⌉` and

@@ -142,11 +142,37 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
         }
         block = end;
         if block == chunk_end {
-            out[done] = total;
+            write_totals(&mut out[done], total);
             done += 1;
             total = Totals::ZERO;
             chunk_end = len.min(chunk_end + chunk);
         }
+    }
+}
+
+/// Writes a super-chunk's totals to `out`. On x86_64 the two sums go in
+/// one 16-byte store: the caller reads them back as one 16-byte value just
+/// after the kernel returns, and a load that spans two separate stores
+/// cannot take its data from the store buffer (it waits until both reach
+/// the cache).
+#[inline(always)]
+fn write_totals(out: &mut Totals, total: Totals) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_set_pd, _mm_storeu_pd};
+        // SAFETY: SSE2 is part of x86_64; `Sums` is `repr(C)`, `abs` then
+        // `sq`: the 16 bytes written.
+        unsafe {
+            _mm_storeu_pd(
+                (&raw mut out.sums).cast::<f64>(),
+                _mm_set_pd(total.sums.sq, total.sums.abs),
+            );
+        }
+        out.zeros = total.zeros;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        *out = total;
     }
 }
 

@@ -41,6 +41,7 @@ use ops::Rows;
 /// assert_eq!(s, regnorm::Sums { abs: 7.0, sq: 25.0 });
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
 pub struct Sums {
     /// Σ|xᵢ|.
     pub abs: f64,
