@@ -102,7 +102,11 @@
 //! bit (NaN payloads aside: a NaN stays NaN, its payload is unspecified).
 //! Passes that also reduce (the fused penalty and gradient, the proximal
 //! step's penalty after the step) reduce in the canonical order above, so
-//! they equal the separate calls exactly.
+//! they equal the separate calls exactly. The gradient adds its terms as
+//! fused multiply-adds, `g ← fma(2λ₂, w, g + λ₁·sign(w))`: the L1 term is
+//! exact, the L2 term rounds once (before 2026-11-28 it rounded twice, a
+//! product then a sum, so gradients with an L2 term can differ from
+//! earlier versions in the last bit).
 //!
 //! Element-wise coefficients are rounded to the element type once: a step
 //! size and strength whose product overflows it (η·λ > 3.4e38 for `f32`)
