@@ -253,6 +253,17 @@ macro_rules! lanewise {
             Self(out)
         }
     };
+    ($name:ident($a:ident, $b:ident)) => {
+        #[inline(always)]
+        unsafe fn $name(self, $a: Self, $b: Self) -> Self {
+            let mut out = self.0;
+            for ((v, a), b) in out.iter_mut().zip($a.0).zip($b.0) {
+                // SAFETY: features: the caller.
+                *v = unsafe { v.$name(a, b) };
+            }
+            Self(out)
+        }
+    };
 }
 
 impl<V: Vector, const N: usize> Group for Lanes<V, N> {
@@ -343,21 +354,12 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         Self(out)
     }
 
-    #[inline(always)]
-    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        let mut out = self.0;
-        for ((v, a), b) in out.iter_mut().zip(a.0).zip(b.0) {
-            // SAFETY: features: the caller.
-            *v = unsafe { v.mul_add(a, b) };
-        }
-        Self(out)
-    }
-
     lanewise!(abs());
     lanewise!(sign());
     lanewise!(mul(rhs));
     lanewise!(add(rhs));
     lanewise!(sub(rhs));
+    lanewise!(mul_add(a, b));
     lanewise!(copysign(sign));
     lanewise!(where_positive(value));
 
