@@ -42,16 +42,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Median GB/s of regnorm from the main thread and from a pool worker, of
-/// the one-thread ceiling (the faster tier) and of the two-thread one, and
-/// the medians of the per-round ratios: each round times a batch of each,
-/// back to back, so a slow spell of this shared machine hits all four.
+/// the one-thread ceiling (the faster tier, on the main thread) and of the
+/// two-thread one, and the medians of the per-round ratios: each round
+/// times a batch of each, back to back, so a slow spell of this shared
+/// machine hits all of them.
 struct Speeds {
     main: f64,
     worker: f64,
     one: f64,
     two: f64,
-    /// Median of the rounds' main / one-thread, worker / one-thread,
-    /// main / two-thread, worker / two-thread.
+    /// Median of the rounds' main / one-thread (on main), worker /
+    /// one-thread (on that worker), main / two-thread, worker / two-thread.
     ratios: [f64; 4],
 }
 
@@ -88,48 +89,39 @@ fn speeds<T: CeilingFloat>(
         black_box(ours());
         pool.install(|| black_box(ours()));
     }
-    let mut rows: Vec<[f64; 4]> = Vec::new();
+    let mut rows: Vec<[f64; 5]> = Vec::new();
     for _ in 0..rounds {
         // Back-to-back calls: an untimed batch first wakes regnorm's helper
-        // (and the virtual CPU it runs on).
+        // (and the virtual CPU it runs on). Each thread's calls are compared
+        // with the one-thread ceiling on that same thread, timed right
+        // after them: the two virtual CPUs of a shared machine are not
+        // equally fast at the same moment.
         batch(bytes, || _ = black_box(ours()));
         let main = batch(bytes, || _ = black_box(ours()));
-        let worker = pool.install(|| {
+        let one_main = one_thread(&mut ceiling, &tiers, bytes);
+        let (worker, one_worker) = pool.install(|| {
             batch(bytes, || _ = black_box(ours()));
-            batch(bytes, || _ = black_box(ours()))
+            let worker = batch(bytes, || _ = black_box(ours()));
+            (worker, one_thread(&mut ceiling, &tiers, bytes))
         });
-        // regnorm's helper parks 300 µs after its last job: let it, so that
-        // it takes no core from the ceilings.
-        std::thread::sleep(Duration::from_millis(1));
-        let one = tiers
-            .iter()
-            .map(|&t| {
-                batch(bytes, || match &mut ceiling {
-                    Ceiling::Reduce(xs, op) => {
-                        for x in xs.iter() {
-                            black_box(T::reduce(black_box(x), *op, t));
-                        }
-                    }
-                    Ceiling::Gradient { w, g, c, op } => {
-                        black_box(T::gradient(black_box(w), g, *c, *op, t));
-                    }
-                })
-            })
-            .fold(f64::INFINITY, f64::min);
         let two = match &ceiling {
             Ceiling::Reduce(xs, op) => {
                 // The spinning worker lives only while the two-thread
-                // ceiling runs.
+                // ceiling runs; like regnorm, it gets an untimed batch
+                // first (its thread starting, its half reaching its cache).
+                std::thread::sleep(Duration::from_millis(1));
                 let mut pair = SpinPair::new::<T>(*op, best);
-                batch(bytes, || {
+                let mut run = || {
                     for x in xs.iter() {
                         black_box(pair.run(black_box(x), *op, best));
                     }
-                })
+                };
+                batch(bytes, &mut run);
+                batch(bytes, &mut run)
             }
             Ceiling::Gradient { .. } => f64::NAN,
         };
-        rows.push([main, worker, one, two]);
+        rows.push([main, worker, one_main, two, one_worker]);
     }
     let gbs = |k: usize| bytes as f64 / 1e9 / median(rows.iter().map(|r| r[k]).collect());
     let ratio = |a: usize, b: usize| median(rows.iter().map(|r| r[b] / r[a]).collect());
@@ -138,8 +130,30 @@ fn speeds<T: CeilingFloat>(
         worker: gbs(1),
         one: gbs(2),
         two: gbs(3),
-        ratios: [ratio(0, 2), ratio(1, 2), ratio(0, 3), ratio(1, 3)],
+        ratios: [ratio(0, 2), ratio(1, 4), ratio(0, 3), ratio(1, 3)],
     }
+}
+
+/// Seconds per call of the one-thread ceiling on the calling thread: the
+/// faster tier, after an untimed batch (and a pause that lets regnorm's
+/// helper park, so that it takes no core from the ceiling).
+fn one_thread<T: CeilingFloat>(ceiling: &mut Ceiling<'_, T>, tiers: &[bool], bytes: usize) -> f64 {
+    std::thread::sleep(Duration::from_millis(1));
+    let mut run = |t: bool| match ceiling {
+        Ceiling::Reduce(xs, op) => {
+            for x in xs.iter() {
+                black_box(T::reduce(black_box(x), *op, t));
+            }
+        }
+        Ceiling::Gradient { w, g, c, op } => {
+            black_box(T::gradient(black_box(w), g, *c, *op, t));
+        }
+    };
+    batch(bytes, || run(*tiers.last().unwrap()));
+    tiers
+        .iter()
+        .map(|&t| batch(bytes, || run(t)))
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The 64-byte-aligned `n` values inside `store` (which holds `n + 16`).

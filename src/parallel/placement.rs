@@ -22,7 +22,8 @@ mod linux {
     pub(crate) struct Placement {
         /// The helper's thread id, once it has started; 0 before.
         tid: AtomicI32,
-        /// The CPU the helper last ran on, or -1 when unknown (parked).
+        /// The CPU the helper last ran or parked on, or -1 when unknown
+        /// (before it starts, and after a move until it runs again).
         cpu: AtomicI32,
         /// The CPUs the helper inherited, as the kernel's mask.
         allowed: std::sync::OnceLock<libc::cpu_set_t>,
@@ -82,13 +83,19 @@ mod linux {
             }
         }
 
-        /// Called on the helper thread before it parks.
+        /// Called on the helper thread before it parks: it keeps the CPU it
+        /// parks on, where the scheduler most often wakes it. A helper that
+        /// shares a CPU with its caller polls only while the caller is off
+        /// that CPU, parks before the caller runs again, and is woken back
+        /// onto the caller's CPU by the caller's next post; marking it
+        /// unknown here would hide it from the caller's check forever.
         pub(crate) fn parking(&self) {
-            self.cpu.store(-1, Ordering::Relaxed);
+            self.cpu.store(current_cpu(), Ordering::Relaxed);
         }
 
         /// Called by a caller about to hand the helper work: if the helper
-        /// polls on the caller's CPU, move it off it.
+        /// polls (or parked) on the caller's CPU, move it off it (a parked
+        /// helper then wakes elsewhere).
         #[inline]
         pub(crate) fn keep_off_callers_cpu(&self) {
             let helper_cpu = self.cpu.load(Ordering::Relaxed);
