@@ -47,7 +47,11 @@ struct JobRef {
     run: unsafe fn(*const ()),
 }
 
-/// One helper thread's mailbox.
+/// One helper thread's mailbox. `repr(C)` keeps the fields in this order:
+/// those a hand-off touches come first, within the mailbox's first cache
+/// line, which no other helper's shares; a hand-off then moves one line
+/// between the two cores, not several.
+#[repr(C, align(64))]
 struct Helper {
     /// Owned by one poster from reservation to release.
     reserved: AtomicBool,
@@ -162,7 +166,10 @@ fn helpers() -> &'static [Helper] {
     })
 }
 
-/// A closure and its result, on the poster's stack.
+/// A closure and its result, on the poster's stack, in cache lines of its
+/// own: the helper writes the result while the poster works on its share,
+/// and the poster's other locals must not sit in the lines it writes.
+#[repr(align(64))]
 struct StackJob<F, R> {
     f: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<thread::Result<R>>>,

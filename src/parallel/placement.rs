@@ -65,7 +65,12 @@ mod linux {
         /// job: publishes its CPU; after a move, widens its CPUs back.
         #[inline]
         pub(crate) fn running(&self) {
-            self.cpu.store(current_cpu(), Ordering::Relaxed);
+            // Written only when it changes: the caller reads this line at
+            // every hand-off.
+            let cpu = current_cpu();
+            if self.cpu.load(Ordering::Relaxed) != cpu {
+                self.cpu.store(cpu, Ordering::Relaxed);
+            }
             if self.narrowed.load(Ordering::Relaxed) {
                 self.widen();
             }
