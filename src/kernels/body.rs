@@ -100,47 +100,24 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     debug_assert!(m < lanes);
     debug_assert!(chunk.is_multiple_of(ROWS * lanes) && out.len() == len.div_ceil(chunk));
     let (mut total, mut done) = (Totals::ZERO, 0);
+    let block_len = ROWS * lanes;
     // Where the current super-chunk ends (kept as a running bound: `chunk`
     // is not a constant, so `block % chunk` would divide once per block).
     let (mut block, mut chunk_end) = (0, len.min(chunk));
     while block < len {
-        let end = len.min(block + ROWS * lanes);
-        // SAFETY: every row below covers lanes lo..hi with elements
-        // start + lo .. start + hi inside block..end, so inside the pass;
-        // features: the caller.
-        unsafe {
-            let mut sums = (G::zero(), G::zero());
-            let mut start = block as isize - m as isize;
-            let end_i = end as isize;
-            if m > 0 {
-                let hi = ((end_i - start) as usize).min(lanes);
-                step::<G, _, ABS, SQ>(rows, &mut sums, &mut total.zeros, start, m, hi);
-                start += lanes as isize;
-            }
-            if PREFETCH && stream {
-                start = full_rows::<G, _, ABS, SQ, true>(rows, &mut sums, &mut total, start, end_i);
+        // Two blocks side by side where the tier has the registers for both
+        // (AVX-512) and the input sits in cache, where the additions'
+        // latency, not the memory, bounds the loop; both inside the current
+        // super-chunk. SAFETY: `blocks` reads from `block` to the block (or
+        // pair) end it returns, inside the pass; features: the caller.
+        block = unsafe {
+            if G::REGISTERS >= 32 && !stream && block + 2 * block_len <= chunk_end {
+                blocks::<G, _, ABS, SQ, 2>(rows, &mut total, block, block + block_len, m, stream)
             } else {
-                start =
-                    full_rows::<G, _, ABS, SQ, false>(rows, &mut sums, &mut total, start, end_i);
+                let end = len.min(block + block_len);
+                blocks::<G, _, ABS, SQ, 1>(rows, &mut total, block, end, m, stream)
             }
-            if start < end_i {
-                step::<G, _, ABS, SQ>(
-                    rows,
-                    &mut sums,
-                    &mut total.zeros,
-                    start,
-                    0,
-                    (end_i - start) as usize,
-                );
-            }
-            if ABS {
-                total.sums.abs += sums.0.fold();
-            }
-            if SQ {
-                total.sums.sq += sums.1.fold();
-            }
-        }
-        block = end;
+        };
         if block == chunk_end {
             write_totals(&mut out[done], total);
             done += 1;
@@ -148,6 +125,71 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
             chunk_end = len.min(chunk_end + chunk);
         }
     }
+}
+
+/// Reduces the `K` blocks from `block` (the first ends at `end`; with
+/// `K = 2` both are full) into `total`, each block's lanes folded and added
+/// in order, and returns where the next block starts. The blocks' rows are
+/// read side by side, row `r` of each in turn: their lanes are independent
+/// sums, so a tier with the registers for both (AVX-512) keeps twice as
+/// many additions in flight as one block's `L` lanes allow, with the same
+/// bits.
+///
+/// # Safety
+/// The blocks lie inside the pass; the CPU must support the instructions
+/// of the tier `G` belongs to.
+#[inline(always)]
+unsafe fn blocks<G, R, const ABS: bool, const SQ: bool, const K: usize>(
+    rows: &mut R,
+    total: &mut Totals,
+    block: usize,
+    end: usize,
+    m: usize,
+    stream: bool,
+) -> usize
+where
+    G: Group,
+    R: Rows<Elem = G::Elem>,
+{
+    let lanes = G::LANES;
+    let stride = (ROWS * lanes) as isize;
+    // SAFETY: every row below covers lanes lo..hi with elements
+    // start + lo .. start + hi inside block..end of its block, so inside the
+    // pass; features: the caller.
+    unsafe {
+        let mut sums = [(G::zero(), G::zero()); K];
+        let mut start = block as isize - m as isize;
+        let end_i = end as isize;
+        if m > 0 {
+            let hi = ((end_i - start) as usize).min(lanes);
+            for (k, sums) in sums.iter_mut().enumerate() {
+                let at = start + k as isize * stride;
+                step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, m, hi);
+            }
+            start += lanes as isize;
+        }
+        if PREFETCH && stream {
+            start = full_rows::<G, _, ABS, SQ, K, true>(rows, &mut sums, total, start, end_i);
+        } else {
+            start = full_rows::<G, _, ABS, SQ, K, false>(rows, &mut sums, total, start, end_i);
+        }
+        if start < end_i {
+            let hi = (end_i - start) as usize;
+            for (k, sums) in sums.iter_mut().enumerate() {
+                let at = start + k as isize * stride;
+                step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, 0, hi);
+            }
+        }
+        for sums in sums {
+            if ABS {
+                total.sums.abs += sums.0.fold();
+            }
+            if SQ {
+                total.sums.sq += sums.1.fold();
+            }
+        }
+    }
+    block + K * (end - block)
 }
 
 /// Writes a super-chunk's totals to `out`. On x86_64 the two sums go in
@@ -176,16 +218,17 @@ fn write_totals(out: &mut Totals, total: Totals) {
     }
 }
 
-/// Runs the full frame rows from `start` while they end by `end`, asking
-/// for the data [`PREFETCH_AHEAD`] elements ahead if `PREFETCH`; returns
-/// where the next row starts.
+/// Runs the full frame rows from `start` while they end by `end`, each in
+/// the `K` blocks side by side, asking for the data [`PREFETCH_AHEAD`]
+/// elements ahead if `PREFETCH`; returns where the next row starts.
 ///
 /// # Safety
-/// As for [`Rows::row`], for every full row in `start..end`.
+/// As for [`Rows::row`], for every full row in `start..end` and the same
+/// rows of the next `K - 1` blocks.
 #[inline(always)]
-unsafe fn full_rows<G, R, const ABS: bool, const SQ: bool, const PREFETCH: bool>(
+unsafe fn full_rows<G, R, const ABS: bool, const SQ: bool, const K: usize, const PREFETCH: bool>(
     rows: &mut R,
-    sums: &mut (G, G),
+    sums: &mut [(G, G); K],
     total: &mut Totals,
     mut start: isize,
     end: isize,
@@ -195,13 +238,17 @@ where
     R: Rows<Elem = G::Elem>,
 {
     let lanes = G::LANES as isize;
+    let stride = (ROWS * G::LANES) as isize;
     while start + lanes <= end {
-        if PREFETCH {
-            rows.prefetch::<G>(start + PREFETCH_AHEAD as isize);
+        for (k, sums) in sums.iter_mut().enumerate() {
+            let at = start + k as isize * stride;
+            if PREFETCH {
+                rows.prefetch::<G>(at + PREFETCH_AHEAD as isize);
+            }
+            // SAFETY: the row at..at + L lies inside its block (loop
+            // condition), so inside the pass (caller); features: the caller.
+            unsafe { step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, 0, G::LANES) };
         }
-        // SAFETY: the row start..start + L lies inside the block (loop
-        // condition), so inside the pass (caller); features: the caller.
-        unsafe { step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, start, 0, G::LANES) };
         start += lanes;
     }
     start

@@ -113,6 +113,9 @@ pub trait Vector: Copy {
     /// register size for the x86 tiers; the element size where alignment
     /// does not matter).
     const ALIGN: usize;
+    /// The vector registers the tier has (16 unless it says otherwise):
+    /// whether the body can keep two blocks' sums in flight.
+    const REGISTERS: usize = 16;
     /// All lanes `+0.0`.
     unsafe fn zero() -> Self;
     /// All lanes `v`.
@@ -178,6 +181,8 @@ pub trait Group: Copy {
     const LANES: usize;
     /// The alignment in bytes that makes [`Group::load`] fastest.
     const ALIGN: usize;
+    /// The vector registers of the tier ([`Vector::REGISTERS`]).
+    const REGISTERS: usize;
     unsafe fn zero() -> Self;
     unsafe fn splat(v: Lane<Self::Elem>) -> Self;
     /// Loads lanes `lo..hi` (`lo <= hi <= LANES`) from `ptr + lo .. ptr +
@@ -270,6 +275,7 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
     type Elem = V::Elem;
     const LANES: usize = N * V::WIDTH;
     const ALIGN: usize = V::ALIGN;
+    const REGISTERS: usize = V::REGISTERS;
 
     #[inline(always)]
     unsafe fn zero() -> Self {

@@ -63,6 +63,7 @@ where
     type Elem = H;
     type Wide = V::Wide;
     const WIDTH: usize = V::WIDTH;
+    const REGISTERS: usize = V::REGISTERS;
     const ALIGN: usize = V::WIDTH * size_of::<H>();
 
     #[inline(always)]

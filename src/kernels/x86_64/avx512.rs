@@ -81,6 +81,7 @@ impl Vector for __m512 {
     type Wide = __m512d;
     const WIDTH: usize = 16;
     const ALIGN: usize = 64;
+    const REGISTERS: usize = 32;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -178,6 +179,7 @@ impl Vector for __m512d {
     type Wide = __m512d;
     const WIDTH: usize = 8;
     const ALIGN: usize = 64;
+    const REGISTERS: usize = 32;
 
     #[inline(always)]
     unsafe fn zero() -> Self {
