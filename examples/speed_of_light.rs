@@ -3,11 +3,13 @@
 //! accumulators on the best of AVX2+FMA and AVX-512) below 1 MiB of input
 //! and of the two-thread ceiling (a spinning worker) from 1 MiB up; regnorm
 //! called back-to-back from the main thread and from a worker of a 2-thread
-//! rayon pool; the fused penalty and gradient in cache against a one-thread
-//! ceiling that does the same work (reads weights and gradients, writes the
-//! gradients; its GB/s count the weights only); whole models against the
-//! two-thread ceiling over the same bytes; and the CPU the library burns in
-//! the second after a burst.
+//! rayon pool (each thread's calls against the one-thread ceiling timed on
+//! that thread just after them; the two-thread ceiling, like regnorm, after
+//! an untimed batch); the fused penalty and gradient in cache against a
+//! one-thread ceiling that does the same work (reads weights and gradients,
+//! writes the gradients; its GB/s count the weights only); whole models
+//! against the two-thread ceiling over the same bytes; and the CPU the
+//! library burns in the second after a burst.
 //!
 //! ```sh
 //! cargo run --release --example speed_of_light            # about a minute

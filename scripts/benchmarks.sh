@@ -93,7 +93,9 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo "regnorm against hand-written ceilings that ignore order and accuracy (one thread: eight"
     echo "accumulators on the faster of AVX2+FMA and AVX-512; two threads: the caller and a spinning"
     echo "worker), called back to back from the main thread and from a worker of a 2-thread rayon pool;"
-    echo "ratios are medians of per-round ratios (each round times every path back to back). The fused"
+    echo "ratios are medians of per-round ratios (each round times every path back to back; each thread's"
+    echo "calls against the one-thread ceiling timed on that same thread just after them, the two-thread"
+    echo "ceiling after an untimed batch, as regnorm's calls get one; the 1T column is the main thread's). The fused"
     echo "penalty_and_gradient rows (GB/s of weights) are against a one-thread ceiling that does the same"
     echo "work: reads weights and gradients, writes the gradients (g += λ·sign(w) as copysign, or 2λ·w as an FMA)."
     echo
