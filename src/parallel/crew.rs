@@ -68,6 +68,10 @@ struct Helper {
     placement: Placement,
 }
 
+// The hand-off's fields, the helper's CPU included, in the first line.
+#[cfg(target_os = "linux")]
+const _: () = assert!(std::mem::offset_of!(Helper, placement) + super::placement::CPU_OFFSET < 64);
+
 // SAFETY: `job` is the only field without its own synchronization. It is
 // written only by the poster that holds `reserved` while `state` is IDLE,
 // and read only by the helper after its compare-exchange from POSTED to

@@ -18,7 +18,12 @@
 mod linux {
     use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-    /// Where one helper thread runs, and what it may run on.
+    /// Where one helper thread runs, and what it may run on. `repr(C)`
+    /// keeps `cpu`, which a caller reads at every hand-off, among the first
+    /// bytes (Rust's own layout would put it after the 128-byte CPU mask),
+    /// so that it shares the mailbox's first cache line (see
+    /// `crew::Helper`).
+    #[repr(C)]
     pub(crate) struct Placement {
         /// The helper's thread id, once it has started; 0 before.
         tid: AtomicI32,
@@ -32,6 +37,9 @@ mod linux {
         /// pinned for long.
         narrowed: AtomicBool,
     }
+
+    /// Where `cpu` sits in a `Placement`.
+    pub(crate) const CPU_OFFSET: usize = std::mem::offset_of!(Placement, cpu);
 
     impl Placement {
         pub(crate) const fn new() -> Placement {
@@ -155,7 +163,7 @@ mod linux {
 }
 
 #[cfg(target_os = "linux")]
-pub(crate) use linux::Placement;
+pub(crate) use linux::{CPU_OFFSET, Placement};
 
 /// Elsewhere: nothing to do.
 #[cfg(not(target_os = "linux"))]
