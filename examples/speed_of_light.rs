@@ -12,7 +12,7 @@
 //! library burns in the second after a burst.
 //!
 //! ```sh
-//! cargo run --release --example speed_of_light            # about a minute
+//! cargo run --release --example speed_of_light            # about five minutes
 //! cargo run --release --example speed_of_light -- quick   # fewer rounds
 //! cargo run --release --example speed_of_light -- "f32 sum" ResNet idle  # only these cases
 //! ```
