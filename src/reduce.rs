@@ -204,7 +204,10 @@ pub(crate) fn model_sums<'a, T: Element>(
 
 #[inline(always)]
 fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
-    let stream = rows.bytes() >= STREAM_BYTES;
+    // Streamed if each thread's share is: a tensor split over two cores
+    // sits half in each core's L2.
+    let bytes = rows.bytes();
+    let stream = bytes / par.threads_for(bytes) >= STREAM_BYTES;
     match which {
         Which::Neither => tree::<R, false, false>(rows, tier, par, stream),
         Which::Abs => tree::<R, true, false>(rows, tier, par, stream),
@@ -214,8 +217,8 @@ fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
 }
 
 /// Steps 4 and 5: super-chunks, then the fixed tree over them. `stream`
-/// (the whole tensor is larger than the caches) only selects the kernel's
-/// prefetching.
+/// (each thread's share of the tensor is larger than its core's L2) only
+/// selects the kernel's loop and prefetching.
 ///
 /// Inlined, with [`run`], [`tensor`] and [`leaf`], into the public call:
 /// a tensor that one kernel call reduces then reaches the kernel, and its

@@ -57,10 +57,11 @@ const FRAMED_ROWS: usize = 8;
 /// Whether the body prefetches (off only in a `regnorm_no_prefetch` build).
 const PREFETCH: bool = !cfg!(regnorm_no_prefetch);
 
-/// Inputs of at least this many bytes are *streamed*: read with software
-/// prefetch. Smaller ones sit in a core's L2 (1 MiB on Zen 4/5, 2-4 MiB on
-/// recent Xeons) after the first call, where the prefetch instructions
-/// only cost issue slots.
+/// A thread's share of a tensor of at least this many bytes is *streamed*:
+/// read with software prefetch, one block at a time. Smaller shares sit in
+/// a core's L2 (1 MiB on Zen 4/5, 2 MiB on recent Xeons) after the first
+/// call, where the prefetch instructions only cost issue slots and two
+/// blocks side by side hide the additions' latency.
 pub(crate) const STREAM_BYTES: usize = 2 << 20;
 
 /// Elements in one block of `T`: `ROWS × L`.

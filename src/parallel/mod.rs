@@ -63,6 +63,12 @@ impl Par {
         (n > 1).then_some(n)
     }
 
+    /// The threads work of `bytes` is split over: 1 if it is not worth it.
+    #[inline]
+    pub(crate) fn threads_for(self, bytes: usize) -> usize {
+        self.split_threads(bytes).unwrap_or(1)
+    }
+
     /// Whether work of `bytes` is worth splitting across threads.
     #[inline]
     pub(crate) fn splits(self, bytes: usize) -> bool {
