@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 
 features=()
 openblas="not installed (peers without OpenBLAS)"
-if ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; then
+# Not grep -q: under pipefail, grep quitting at the first match can make
+# ldconfig die of SIGPIPE and the test fail although the library is there.
+if ldconfig -p 2>/dev/null | grep 'libopenblas\.so' >/dev/null; then
     features=(--features openblas)
     openblas="$(dpkg-query -W -f='${Package} ${Version}' libopenblas0-pthread 2>/dev/null || echo present)"
 fi
