@@ -46,33 +46,26 @@ impl Par {
         }
     }
 
-    /// The threads work of `bytes` may be split over, if it is worth it.
+    /// The threads work of `bytes` is split over: 1 if it is not worth it.
     #[inline]
-    fn split_threads(self, bytes: usize) -> Option<usize> {
+    pub(crate) fn threads_for(self, bytes: usize) -> usize {
         if bytes < MIN_PARALLEL_BYTES {
-            return None;
+            return 1;
         }
-        let n = match self {
+        match self {
             Par::Sequential => 1,
             #[cfg(feature = "rayon")]
             Par::Pool => rayon::current_num_threads(),
             #[cfg(not(feature = "rayon"))]
             Par::Pool => 1,
             Par::Threads(n) => n,
-        };
-        (n > 1).then_some(n)
-    }
-
-    /// The threads work of `bytes` is split over: 1 if it is not worth it.
-    #[inline]
-    pub(crate) fn threads_for(self, bytes: usize) -> usize {
-        self.split_threads(bytes).unwrap_or(1)
+        }
     }
 
     /// Whether work of `bytes` is worth splitting across threads.
     #[inline]
     pub(crate) fn splits(self, bytes: usize) -> bool {
-        self.split_threads(bytes).is_some()
+        self.threads_for(bytes) > 1
     }
 
     /// Runs `a` and `b`, on two threads if `bytes` of work make it worth it;
@@ -88,9 +81,12 @@ impl Par {
         RB: Send,
     {
         #[cfg(feature = "rayon")]
-        if let Some(n) = self.split_threads(bytes) {
-            let (na, nb) = (n - n / 2, n / 2);
-            return crew::join(|| a(Par::Threads(na)), || b(Par::Threads(nb)));
+        {
+            let n = self.threads_for(bytes);
+            if n > 1 {
+                let (na, nb) = (n - n / 2, n / 2);
+                return crew::join(|| a(Par::Threads(na)), || b(Par::Threads(nb)));
+            }
         }
         let _ = bytes;
         (a(self), b(self))
