@@ -4,7 +4,7 @@
 use crate::element::Element;
 use crate::error::{Error, check_lambda, check_step};
 use crate::exec::Exec;
-use crate::kernels::ops::{AddGradient, Prox, coefficient};
+use crate::kernels::ops::{AddGradient, Coefficients, Prox, coefficient};
 use crate::kernels::{Sums, Totals};
 use crate::reduce::{self, Which};
 use crate::shard::{Layout, Partial, Piece, check_piece_pairs, partial_of};
@@ -441,8 +441,10 @@ pub(crate) mod sealed {
             AddGradient {
                 w,
                 g,
-                a: l1.map(coefficient::<T>),
-                b: l2.map(|l2| coefficient::<T>(2.0 * l2)),
+                k: Coefficients::new(
+                    l1.map(coefficient::<T>),
+                    l2.map(|l2| coefficient::<T>(2.0 * l2)),
+                ),
             }
         }
 
@@ -451,10 +453,12 @@ pub(crate) mod sealed {
             let (l1, l2) = self.terms();
             Prox {
                 w,
-                t: l1.map(|l1| coefficient::<T>(eta * l1)),
-                // η·λ₂ first: (2·η)·λ₂ would overflow to +Inf for η > 2¹⁰²³
-                // and turn λ₂ = 0 into NaN (a fuzz find, tests/regressions.rs).
-                c: l2.map(|l2| coefficient::<T>(1.0 / (1.0 + 2.0 * (eta * l2)))),
+                k: Coefficients::new(
+                    l1.map(|l1| coefficient::<T>(eta * l1)),
+                    // η·λ₂ first: (2·η)·λ₂ would overflow to +Inf for η > 2¹⁰²³
+                    // and turn λ₂ = 0 into NaN (a fuzz find, tests/regressions.rs).
+                    l2.map(|l2| coefficient::<T>(1.0 / (1.0 + 2.0 * (eta * l2)))),
+                ),
             }
         }
     }

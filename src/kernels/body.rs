@@ -22,7 +22,7 @@
 
 use super::Totals;
 use super::lanes::Group;
-use super::ops::Rows;
+use super::ops::{Rows, Terms};
 use crate::element::sealed::Sealed;
 
 /// Rows of `L` lanes in one block: every lane adds at most this many terms
@@ -165,7 +165,7 @@ where
             let hi = ((end_i - start) as usize).min(lanes);
             for (k, sums) in sums.iter_mut().enumerate() {
                 let at = start + k as isize * stride;
-                step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, m, hi);
+                step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, m, hi, rows.terms());
             }
             start += lanes as isize;
         }
@@ -178,7 +178,7 @@ where
             let hi = (end_i - start) as usize;
             for (k, sums) in sums.iter_mut().enumerate() {
                 let at = start + k as isize * stride;
-                step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, 0, hi);
+                step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, 0, hi, rows.terms());
             }
         }
         for sums in sums {
@@ -223,6 +223,10 @@ fn write_totals(out: &mut Totals, total: Totals) {
 /// the `K` blocks side by side, asking for the data [`PREFETCH_AHEAD`]
 /// elements ahead if `PREFETCH`; returns where the next row starts.
 ///
+/// The row loop is compiled once per combination of the pass's optional
+/// terms ([`Rows::terms`]), each with its terms as a constant: the rows
+/// then test none of them (a pass without optional terms has one loop).
+///
 /// # Safety
 /// As for [`Rows::row`], for every full row in `start..end` and the same
 /// rows of the next `K - 1` blocks.
@@ -231,8 +235,44 @@ unsafe fn full_rows<G, R, const ABS: bool, const SQ: bool, const K: usize, const
     rows: &mut R,
     sums: &mut [(G, G); K],
     total: &mut Totals,
+    start: isize,
+    end: isize,
+) -> isize
+where
+    G: Group,
+    R: Rows<Elem = G::Elem>,
+{
+    let run = full_rows_with::<G, R, ABS, SQ, K, PREFETCH>;
+    // SAFETY: as for this function (the caller).
+    unsafe {
+        match rows.terms() {
+            0 => run(rows, sums, total, start, end, 0),
+            1 => run(rows, sums, total, start, end, 1),
+            2 => run(rows, sums, total, start, end, 2),
+            _ => run(rows, sums, total, start, end, 3),
+        }
+    }
+}
+
+/// [`full_rows`] with the pass's terms given (a constant where inlined).
+///
+/// # Safety
+/// As for [`full_rows`]; `terms` is `rows.terms()`.
+#[inline(always)]
+unsafe fn full_rows_with<
+    G,
+    R,
+    const ABS: bool,
+    const SQ: bool,
+    const K: usize,
+    const PREFETCH: bool,
+>(
+    rows: &mut R,
+    sums: &mut [(G, G); K],
+    total: &mut Totals,
     mut start: isize,
     end: isize,
+    terms: Terms,
 ) -> isize
 where
     G: Group,
@@ -251,16 +291,16 @@ where
             }
             // SAFETY: the row at..at + L lies inside its block (loop
             // condition), so inside the pass (caller); features: the caller.
-            unsafe { step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, 0, G::LANES) };
+            unsafe { step::<G, _, ABS, SQ>(rows, sums, &mut total.zeros, at, 0, G::LANES, terms) };
         }
         start += lanes;
     }
     start
 }
 
-/// Runs one frame row (lanes `lo..hi` from element `start`) and adds |v| to
-/// the abs lanes and v² (a fused multiply-add) to the square lanes, and
-/// counts the pass's zeros if it asks.
+/// Runs one frame row (lanes `lo..hi` from element `start`, with the pass's
+/// `terms`) and adds |v| to the abs lanes and v² (a fused multiply-add) to
+/// the square lanes, and counts the pass's zeros if it asks.
 ///
 /// # Safety
 /// As for [`Rows::row`].
@@ -272,13 +312,14 @@ unsafe fn step<G, R, const ABS: bool, const SQ: bool>(
     start: isize,
     lo: usize,
     hi: usize,
+    terms: Terms,
 ) where
     G: Group,
     R: Rows<Elem = G::Elem>,
 {
     // SAFETY: the caller guarantees the row's bounds and the CPU features.
     unsafe {
-        let v = rows.row::<G>(start, lo, hi);
+        let v = rows.row::<G>(start, lo, hi, terms);
         if ABS {
             sums.0 = sums.0.add(v.abs());
         }

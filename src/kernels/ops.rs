@@ -11,6 +11,55 @@
 use super::lanes::{Float, Group, sign, where_positive};
 use crate::element::{Element, Lane};
 
+/// Which optional terms of its formula a pass has, as bits ([`FIRST`],
+/// [`SECOND`]): what [`Rows::terms`] returns.
+pub(crate) type Terms = u8;
+/// The first optional term of a pass ([`Coefficients::first`]).
+pub(crate) const FIRST: Terms = 1;
+/// The second optional term of a pass ([`Coefficients::second`]).
+pub(crate) const SECOND: Terms = 2;
+
+/// A pass's two optional coefficients, and which of them it has.
+///
+/// A row reads them through the row's `terms` argument rather than the
+/// stored bits: the kernel body passes [`Rows::terms`] there as a constant
+/// in its row loop (one loop per combination), so a row tests nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Coefficients<F> {
+    terms: Terms,
+    first: F,
+    second: F,
+}
+
+impl<F: Float> Coefficients<F> {
+    pub(crate) fn new(first: Option<F>, second: Option<F>) -> Self {
+        Coefficients {
+            terms: if first.is_some() { FIRST } else { 0 }
+                | if second.is_some() { SECOND } else { 0 },
+            first: first.unwrap_or(F::ZERO),
+            second: second.unwrap_or(F::ZERO),
+        }
+    }
+
+    /// The terms present.
+    #[inline(always)]
+    pub(crate) fn terms(self) -> Terms {
+        self.terms
+    }
+
+    /// The first coefficient if `terms` (the pass's own) has it.
+    #[inline(always)]
+    pub(crate) fn first(self, terms: Terms) -> Option<F> {
+        (terms & FIRST != 0).then_some(self.first)
+    }
+
+    /// The second coefficient if `terms` (the pass's own) has it.
+    #[inline(always)]
+    pub(crate) fn second(self, terms: Terms) -> Option<F> {
+        (terms & SECOND != 0).then_some(self.second)
+    }
+}
+
 /// One pass over one tensor (and its gradient, for [`AddGradient`]).
 pub(crate) trait Rows: Send + Sized {
     type Elem: Element;
@@ -42,15 +91,27 @@ pub(crate) trait Rows: Send + Sized {
     /// slice the pass writes, or reads if it writes none.
     fn frame(&self) -> usize;
 
+    /// The optional terms the pass has ([`Coefficients`]); none by default.
+    #[inline(always)]
+    fn terms(&self) -> Terms {
+        0
+    }
+
     /// Processes the elements `start + lo .. start + hi` (lanes `lo..hi` of
     /// the row that starts at element `start`, which may be negative for
     /// the first row) and returns the values to reduce, zeros in the other
-    /// lanes.
+    /// lanes. `terms` is [`Rows::terms`].
     ///
     /// # Safety
     /// `0 <= start + lo`, `lo <= hi <= G::LANES`, `start + hi <= self.len()`,
     /// and the CPU supports the tier of `G`.
-    unsafe fn row<G: Group<Elem = Self::Elem>>(&mut self, start: isize, lo: usize, hi: usize) -> G;
+    unsafe fn row<G: Group<Elem = Self::Elem>>(
+        &mut self,
+        start: isize,
+        lo: usize,
+        hi: usize,
+        terms: Terms,
+    ) -> G;
 
     /// Hints that the rows from element `start` on will be read soon.
     fn prefetch<G: Group<Elem = Self::Elem>>(&self, start: isize);
@@ -91,7 +152,13 @@ impl<T: Element> Rows for Read<'_, T> {
         G::prefetch(self.0.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+    unsafe fn row<G: Group<Elem = T>>(
+        &mut self,
+        start: isize,
+        lo: usize,
+        hi: usize,
+        _: Terms,
+    ) -> G {
         // SAFETY: lanes lo..hi of the row are inside the slice (caller);
         // features: the caller.
         unsafe { G::load(self.0.as_ptr().wrapping_offset(start), lo, hi) }
@@ -109,10 +176,9 @@ impl<T: Element> Rows for Read<'_, T> {
 pub struct AddGradient<'a, T: Element> {
     pub w: &'a [T],
     pub g: &'a mut [T],
-    /// The coefficient of `sign(w)`, if the L1 term is present.
-    pub a: Option<Lane<T>>,
-    /// The coefficient of `w`, if the L2 term is present.
-    pub b: Option<Lane<T>>,
+    /// `a`, the coefficient of `sign(w)` (first, if the L1 term is present),
+    /// and `b`, the coefficient of `w` (second, if the L2 term is present).
+    pub k: Coefficients<Lane<T>>,
 }
 
 impl<T: Element> Rows for AddGradient<'_, T> {
@@ -126,8 +192,7 @@ impl<T: Element> Rows for AddGradient<'_, T> {
         AddGradient {
             w: self.w,
             g: self.g,
-            a: self.a,
-            b: self.b,
+            k: self.k,
         }
     }
 
@@ -138,16 +203,20 @@ impl<T: Element> Rows for AddGradient<'_, T> {
         3 * size_of_val(self.w)
     }
     fn split_at(self, mid: usize) -> (Self, Self) {
-        let (a, b) = (self.a, self.b);
+        let k = self.k;
         let (w0, w1) = self.w.split_at(mid);
         let (g0, g1) = self.g.split_at_mut(mid);
         (
-            AddGradient { w: w0, g: g0, a, b },
-            AddGradient { w: w1, g: g1, a, b },
+            AddGradient { w: w0, g: g0, k },
+            AddGradient { w: w1, g: g1, k },
         )
     }
     fn frame(&self) -> usize {
         self.g.as_ptr().addr()
+    }
+    #[inline(always)]
+    fn terms(&self) -> Terms {
+        self.k.terms()
     }
     #[inline(always)]
     fn prefetch<G: Group<Elem = T>>(&self, start: isize) {
@@ -155,7 +224,13 @@ impl<T: Element> Rows for AddGradient<'_, T> {
         G::prefetch(self.g.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+    unsafe fn row<G: Group<Elem = T>>(
+        &mut self,
+        start: isize,
+        lo: usize,
+        hi: usize,
+        terms: Terms,
+    ) -> G {
         let (w, g) = (
             self.w.as_ptr().wrapping_offset(start),
             self.g.as_mut_ptr().wrapping_offset(start),
@@ -164,14 +239,14 @@ impl<T: Element> Rows for AddGradient<'_, T> {
         // the constructor checks equal lengths); features: the caller.
         unsafe {
             let w = G::load(w, lo, hi);
-            if self.a.is_none() && self.b.is_none() {
+            if terms == 0 {
                 return w;
             }
             let mut sum = G::load(g, lo, hi);
-            if let Some(a) = self.a {
+            if let Some(a) = self.k.first(terms) {
                 sum = G::splat(a).mul_add(w.sign(), sum);
             }
-            if let Some(b) = self.b {
+            if let Some(b) = self.k.second(terms) {
                 sum = G::splat(b).mul_add(w, sum);
             }
             sum.store(g, lo, hi);
@@ -180,15 +255,15 @@ impl<T: Element> Rows for AddGradient<'_, T> {
     }
     #[inline(always)]
     fn element(&mut self, i: usize) -> Lane<T> {
-        let w = self.w[i].to_lane();
-        if self.a.is_none() && self.b.is_none() {
+        let (w, terms) = (self.w[i].to_lane(), self.terms());
+        if terms == 0 {
             return w;
         }
         let mut sum = self.g[i].to_lane();
-        if let Some(a) = self.a {
+        if let Some(a) = self.k.first(terms) {
             sum = a.mul_add(sign(w), sum);
         }
-        if let Some(b) = self.b {
+        if let Some(b) = self.k.second(terms) {
             sum = b.mul_add(w, sum);
         }
         self.g[i] = T::from_lane(sum);
@@ -201,10 +276,9 @@ impl<T: Element> Rows for AddGradient<'_, T> {
 /// `|w| > t`, `+0` elsewhere, and NaN stays NaN.
 pub struct Prox<'a, T: Element> {
     pub w: &'a mut [T],
-    /// The soft threshold `η·λ₁`, if the L1 term is present.
-    pub t: Option<Lane<T>>,
-    /// The scale `1 / (1 + 2·η·λ₂)`, if the L2 term is present.
-    pub c: Option<Lane<T>>,
+    /// `t`, the soft threshold `η·λ₁` (first, if the L1 term is present),
+    /// and `c`, the scale `1 / (1 + 2·η·λ₂)` (second, if the L2 term is).
+    pub k: Coefficients<Lane<T>>,
 }
 
 impl<T: Element> Rows for Prox<'_, T> {
@@ -218,8 +292,7 @@ impl<T: Element> Rows for Prox<'_, T> {
     fn local(&mut self) -> Self::Local<'_> {
         Prox {
             w: self.w,
-            t: self.t,
-            c: self.c,
+            k: self.k,
         }
     }
 
@@ -230,29 +303,39 @@ impl<T: Element> Rows for Prox<'_, T> {
         2 * size_of_val(self.w)
     }
     fn split_at(self, mid: usize) -> (Self, Self) {
-        let (t, c) = (self.t, self.c);
+        let k = self.k;
         let (w0, w1) = self.w.split_at_mut(mid);
-        (Prox { w: w0, t, c }, Prox { w: w1, t, c })
+        (Prox { w: w0, k }, Prox { w: w1, k })
     }
     fn frame(&self) -> usize {
         self.w.as_ptr().addr()
+    }
+    #[inline(always)]
+    fn terms(&self) -> Terms {
+        self.k.terms()
     }
     #[inline(always)]
     fn prefetch<G: Group<Elem = T>>(&self, start: isize) {
         G::prefetch(self.w.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+    unsafe fn row<G: Group<Elem = T>>(
+        &mut self,
+        start: isize,
+        lo: usize,
+        hi: usize,
+        terms: Terms,
+    ) -> G {
         let w = self.w.as_mut_ptr().wrapping_offset(start);
         // SAFETY: lanes lo..hi of the row are inside the slice (caller);
         // features: the caller.
         unsafe {
             let mut v = G::load(w, lo, hi);
-            if let Some(t) = self.t {
+            if let Some(t) = self.k.first(terms) {
                 let m = v.abs().sub(G::splat(t));
                 v = m.where_positive(m.copysign(v));
             }
-            if let Some(c) = self.c {
+            if let Some(c) = self.k.second(terms) {
                 v = v.mul(G::splat(c));
             }
             v.store(w, lo, hi);
@@ -267,12 +350,12 @@ impl<T: Element> Rows for Prox<'_, T> {
     }
     #[inline(always)]
     fn element(&mut self, i: usize) -> Lane<T> {
-        let mut v = self.w[i].to_lane();
-        if let Some(t) = self.t {
+        let (mut v, terms) = (self.w[i].to_lane(), self.terms());
+        if let Some(t) = self.k.first(terms) {
             let m = v.abs() - t;
             v = where_positive(m, m.copysign(v));
         }
-        if let Some(c) = self.c {
+        if let Some(c) = self.k.second(terms) {
             v = v * c;
         }
         self.w[i] = T::from_lane(v);
@@ -318,7 +401,13 @@ impl<T: Element> Rows for Scale<'_, T> {
         G::prefetch(self.x.as_ptr().wrapping_offset(start));
     }
     #[inline(always)]
-    unsafe fn row<G: Group<Elem = T>>(&mut self, start: isize, lo: usize, hi: usize) -> G {
+    unsafe fn row<G: Group<Elem = T>>(
+        &mut self,
+        start: isize,
+        lo: usize,
+        hi: usize,
+        _: Terms,
+    ) -> G {
         let x = self.x.as_mut_ptr().wrapping_offset(start);
         // SAFETY: lanes lo..hi of the row are inside the slice (caller);
         // features: the caller.
