@@ -102,6 +102,16 @@ pub(crate) unsafe fn run<G, R, const ABS: bool, const SQ: bool>(
     debug_assert!(chunk.is_multiple_of(ROWS * lanes) && out.len() == len.div_ceil(chunk));
     let (mut total, mut done) = (Totals::ZERO, 0);
     let block_len = ROWS * lanes;
+    if len <= block_len {
+        // One block or none: a small tensor, or a model's small tensors in
+        // turn (`Work::Each`), without the super-chunk bookkeeping below.
+        if len > 0 {
+            // SAFETY: the block 0..len is the pass; features: the caller.
+            unsafe { blocks::<G, _, ABS, SQ, 1>(rows, &mut total, 0, len, m, stream) };
+            write_totals(&mut out[0], total);
+        }
+        return;
+    }
     // Where the current super-chunk ends (kept as a running bound: `chunk`
     // is not a constant, so `block % chunk` would divide once per block).
     let (mut block, mut chunk_end) = (0, len.min(chunk));
@@ -302,9 +312,18 @@ where
 /// `terms`) and adds |v| to the abs lanes and v² (a fused multiply-add) to
 /// the square lanes, and counts the pass's zeros if it asks.
 ///
+/// Inlined everywhere in an optimized build. A build with debug assertions
+/// calls it instead: unoptimized, each temporary has its own stack slot,
+/// and inlined into every loop shape that runs a row they made one kernel
+/// instance's frame 2.9 MB, more than a thread's stack (823 KB before the
+/// loop shapes of [`full_rows`] per term set; 147 KB called). The same
+/// operations run, so the same bits; only slower where the build also
+/// optimizes (`cargo fuzz`: called, it runs without the tier's features).
+///
 /// # Safety
 /// As for [`Rows::row`].
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 unsafe fn step<G, R, const ABS: bool, const SQ: bool>(
     rows: &mut R,
     sums: &mut (G, G),
