@@ -319,6 +319,10 @@ where
 /// loop shapes of [`full_rows`] per term set; 147 KB called). The same
 /// operations run, so the same bits; only slower where the build also
 /// optimizes (`cargo fuzz`: called, it runs without the tier's features).
+/// (Frames as the stack probe of each kernel entry reserves them: `cargo
+/// test --no-run --test guard_pages`, then `objdump -d` of that binary,
+/// the `sub $N,%r11` after each `regnorm::kernels::x86_64::avx512_run`
+/// symbol; Xeon VM of BENCHMARKS.md, 2026-11-28.)
 ///
 /// # Safety
 /// As for [`Rows::row`].
