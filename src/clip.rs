@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::exec::Exec;
 use crate::kernels::ops::{Read, Scale, coefficient};
 use crate::reduce::{self, Which};
-use crate::tensors::with_mut_slices;
+use crate::tensors::{with_mut_slices, with_slices};
 
 /// Clips gradients by their global L2 norm, as PyTorch's
 /// `clip_grad_norm_`: the total norm `‖g‖ = √(Σ over all tensors of Σg²)`
@@ -208,11 +208,11 @@ impl Exec {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        // Collected first: the iterator may yield owned tensors.
-        let tensors: Vec<I::Item> = tensors.into_iter().collect();
-        let reads = tensors.iter().map(|t| Read(t.as_ref()));
-        reduce::run_model(reads, Which::Sq, self.tier(), self.par())
-            .map(|t| t.sums.sq.sqrt())
-            .collect()
+        with_slices(tensors, |slices| {
+            let reads = slices.into_iter().map(Read);
+            reduce::run_model(reads, Which::Sq, self.tier(), self.par())
+                .map(|t| t.sums.sq.sqrt())
+                .collect()
+        })
     }
 }

@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::kernels::{Sums, Tier};
 use crate::parallel::Par;
 use crate::reduce::{self, Which};
+use crate::tensors::with_slices;
 
 /// How regnorm runs a call: the kernel tier, and whether large inputs are
 /// split across rayon threads.
@@ -182,10 +183,9 @@ impl Exec {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        // Collected first: the iterator may yield owned tensors.
-        let tensors: Vec<I::Item> = tensors.into_iter().collect();
-        let slices = tensors.iter().map(AsRef::as_ref);
-        reduce::model_sums(slices, which, self.tier(), self.par())
+        with_slices(tensors, |slices| {
+            reduce::model_sums(slices, which, self.tier(), self.par())
+        })
     }
 
     pub(crate) fn par(&self) -> Par {

@@ -1,14 +1,14 @@
 //! The regularizers: L1, L2 and ElasticNet over one tensor or a whole model:
 //! value, gradient, both in one pass, and the proximal step.
 
-use crate::element::Element;
+use crate::element::{Element, Lane};
 use crate::error::{Error, check_lambda, check_step};
 use crate::exec::Exec;
 use crate::kernels::ops::{AddGradient, Coefficients, Prox, coefficient};
 use crate::kernels::{Sums, Totals};
 use crate::reduce::{self, Which};
 use crate::shard::{Layout, Partial, Piece, check_piece_pairs, partial_of};
-use crate::tensors::{check_pair, with_mut_slices, with_pairs};
+use crate::tensors::{with_gradient_passes, with_mut_slices};
 
 /// What a proximal step reports, from the same pass that made it.
 ///
@@ -140,14 +140,9 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
     /// # Ok::<(), regnorm::Error>(())
     /// ```
     fn add_gradient<T: Element>(&self, params: &[T], grads: &mut [T]) -> Result<(), Error> {
-        check_pair(params, grads)?;
+        let pass = self.gradient_pass(params, grads)?;
         let exec = self.exec();
-        reduce::run(
-            self.gradient_pass(params, grads),
-            Which::Neither,
-            exec.tier(),
-            exec.par(),
-        );
+        reduce::run(pass, Which::Neither, exec.tier(), exec.par());
         Ok(())
     }
 
@@ -200,14 +195,9 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
         params: &[T],
         grads: &mut [T],
     ) -> Result<f64, Error> {
-        check_pair(params, grads)?;
+        let pass = self.gradient_pass(params, grads)?;
         let exec = self.exec();
-        let totals = reduce::run(
-            self.gradient_pass(params, grads),
-            self.which(),
-            exec.tier(),
-            exec.par(),
-        );
+        let totals = reduce::run(pass, self.which(), exec.tier(), exec.par());
         Ok(self.value_of(totals.sums))
     }
 
@@ -315,11 +305,13 @@ pub trait Regularizer: sealed::Sealed + Sized + Send + Sync {
             if let Err(e) = check_piece_pairs(params, &grads) {
                 return Partial::failed(layout, e);
             }
-            let passes = params
-                .iter()
-                .zip(grads)
-                .map(|(p, g)| (p.tensor, p.offset, self.gradient_pass(p.data, g)))
-                .collect();
+            let mut passes = Vec::with_capacity(params.len());
+            for (p, g) in params.iter().zip(grads) {
+                match self.gradient_pass(p.data, g) {
+                    Ok(pass) => passes.push((p.tensor, p.offset, pass)),
+                    Err(e) => return Partial::failed(layout, e),
+                }
+            }
             let exec = self.exec();
             partial_of(layout, passes, self.which(), exec.tier(), exec.par())
         })
@@ -408,9 +400,8 @@ where
     G: IntoIterator,
     G::Item: AsMut<[T]>,
 {
-    with_pairs(params, grads, |pairs| {
+    with_gradient_passes(params, grads, r.gradient_coefficients::<T>(), |passes| {
         let exec = r.exec();
-        let passes = pairs.into_iter().map(|(w, g)| r.gradient_pass(w, g));
         reduce::in_order(reduce::run_model(passes, which, exec.tier(), exec.par()))
     })
 }
@@ -434,18 +425,24 @@ pub(crate) mod sealed {
             Which::of(l1.is_some(), l2.is_some())
         }
 
-        /// The gradient pass: `g ← fma(b, w, g + a·sign(w))`, `a = λ₁`,
-        /// `b = 2λ₂`.
-        fn gradient_pass<'a, T: Element>(&self, w: &'a [T], g: &'a mut [T]) -> AddGradient<'a, T> {
+        /// The gradient pass's coefficients: `g ← fma(b, w, g + a·sign(w))`,
+        /// `a = λ₁`, `b = 2λ₂`.
+        fn gradient_coefficients<T: Element>(&self) -> Coefficients<Lane<T>> {
             let (l1, l2) = self.terms();
-            AddGradient {
-                w,
-                g,
-                k: Coefficients::new(
-                    l1.map(coefficient::<T>),
-                    l2.map(|l2| coefficient::<T>(2.0 * l2)),
-                ),
-            }
+            Coefficients::new(
+                l1.map(coefficient::<T>),
+                l2.map(|l2| coefficient::<T>(2.0 * l2)),
+            )
+        }
+
+        /// The gradient pass over one tensor, or
+        /// [`Error::LengthMismatch`] if `w` and `g` differ in length.
+        fn gradient_pass<'a, T: Element>(
+            &self,
+            w: &'a [T],
+            g: &'a mut [T],
+        ) -> Result<AddGradient<'a, T>, Error> {
+            AddGradient::new(w, g, self.gradient_coefficients::<T>())
         }
 
         /// The proximal pass: threshold `η·λ₁`, scale `1/(1 + 2·η·λ₂)`.

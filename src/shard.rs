@@ -93,7 +93,7 @@ impl<T: Element> Layout<T> {
     /// assert_eq!(layout.tensors(), 3);
     /// ```
     pub fn new(lens: impl IntoIterator<Item = usize>) -> Layout<T> {
-        let lens: Vec<usize> = lens.into_iter().collect();
+        let lens = crate::tensors::collect_items(lens);
         // FNV-1a over the element type, the unit and every length.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let words = [T::TAG, super_len::<T>() as u64, lens.len() as u64];

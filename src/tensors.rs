@@ -1,40 +1,77 @@
 //! Taking a model's tensors from the caller: any iterable of things that are
 //! slices, checked for matching shapes before anything is written.
+//!
+//! The caller's traits are untrusted: `AsRef`/`AsMut` may answer differently
+//! on each call and an iterator's `size_hint` may lie. So every item's
+//! `as_ref`/`as_mut` is called exactly once, before any kernel runs, and
+//! everything after works on the slices those calls returned; items are
+//! collected by a plain loop, which never reads `size_hint`.
 
+use crate::element::{Element, Lane};
 use crate::error::Error;
+use crate::kernels::ops::{AddGradient, Coefficients};
 
-/// Collects `tensors` and hands `f` their mutable slices.
+/// The items of `iter`, in order, without trusting its `size_hint` (std's
+/// `collect` reserves by the hint's lower bound, which a lying iterator can
+/// make `usize::MAX`: a capacity-overflow panic).
+pub(crate) fn collect_items<I: IntoIterator>(iter: I) -> Vec<I::Item> {
+    let mut items = Vec::new();
+    for item in iter {
+        items.push(item);
+    }
+    items
+}
+
+/// Collects `tensors` and hands `f` their slices, one `as_ref` each.
+pub(crate) fn with_slices<T, I, R>(tensors: I, f: impl FnOnce(Vec<&[T]>) -> R) -> R
+where
+    I: IntoIterator,
+    I::Item: AsRef<[T]>,
+{
+    let items = collect_items(tensors);
+    f(collect_items(items.iter().map(AsRef::as_ref)))
+}
+
+/// Collects `tensors` and hands `f` their mutable slices, one `as_mut` each.
 pub(crate) fn with_mut_slices<T, I, R>(tensors: I, f: impl FnOnce(Vec<&mut [T]>) -> R) -> R
 where
     I: IntoIterator,
     I::Item: AsMut<[T]>,
 {
-    let mut items: Vec<I::Item> = tensors.into_iter().collect();
-    f(items.iter_mut().map(AsMut::as_mut).collect())
+    let mut items = collect_items(tensors);
+    f(collect_items(items.iter_mut().map(AsMut::as_mut)))
 }
 
-/// Collects `params` and `grads`, checks that they pair up (same count,
-/// same length tensor by tensor) and hands `f` the pairs; on a mismatch,
-/// returns the error without calling `f`, so nothing is written.
-pub(crate) fn with_pairs<T, P, G, R>(
+/// Collects `params` and `grads` (one `as_ref`/`as_mut` each), checks that
+/// they pair up (same count, same length tensor by tensor) and hands `f` the
+/// gradient passes with coefficients `k`; on a mismatch, returns the error
+/// without calling `f`, so nothing is written.
+pub(crate) fn with_gradient_passes<T, P, G, R>(
     params: P,
     grads: G,
-    f: impl FnOnce(Vec<(&[T], &mut [T])>) -> R,
+    k: Coefficients<Lane<T>>,
+    f: impl FnOnce(Vec<AddGradient<'_, T>>) -> R,
 ) -> Result<R, Error>
 where
+    T: Element,
     P: IntoIterator,
     P::Item: AsRef<[T]>,
     G: IntoIterator,
     G::Item: AsMut<[T]>,
 {
-    let params: Vec<P::Item> = params.into_iter().collect();
-    let mut grads: Vec<G::Item> = grads.into_iter().collect();
-    let grads: Vec<&mut [T]> = grads.iter_mut().map(AsMut::as_mut).collect();
+    let params = collect_items(params);
+    let mut grads = collect_items(grads);
+    let params: Vec<&[T]> = collect_items(params.iter().map(AsRef::as_ref));
+    let grads: Vec<&mut [T]> = collect_items(grads.iter_mut().map(AsMut::as_mut));
     check_lengths(
-        params.iter().map(|p| p.as_ref().len()),
+        params.iter().map(|p| p.len()),
         grads.iter().map(|g| g.len()),
     )?;
-    Ok(f(params.iter().map(AsRef::as_ref).zip(grads).collect()))
+    let mut passes = Vec::with_capacity(params.len());
+    for (w, g) in params.into_iter().zip(grads) {
+        passes.push(AddGradient::new(w, g, k)?);
+    }
+    Ok(f(passes))
 }
 
 /// `Ok` if params and grads of these lengths pair up: the same count, then
@@ -59,9 +96,4 @@ pub(crate) fn check_lengths(
         }
     }
     Ok(())
-}
-
-/// `Ok` if one parameter tensor and its gradient have one length.
-pub(crate) fn check_pair<T>(params: &[T], grads: &[T]) -> Result<(), Error> {
-    check_lengths([params.len()].into_iter(), [grads.len()].into_iter())
 }

@@ -10,6 +10,7 @@
 
 use super::lanes::{Float, Group, sign, where_positive};
 use crate::element::{Element, Lane};
+use crate::error::Error;
 
 /// Which optional terms of its formula a pass has, as bits ([`FIRST`],
 /// [`SECOND`]): what [`Rows::terms`] returns.
@@ -173,12 +174,31 @@ impl<T: Element> Rows for Read<'_, T> {
 /// gradient of `a·Σ|w| + (b/2)·Σw²` added into `g`. Both terms are fused
 /// multiply-adds: `a·sign(w)` is exact (`±a` or `±0`), so the L1 term is
 /// the plain `g + a·sign(w)`; the L2 term rounds once.
+///
+/// `w` and `g` have one length: [`AddGradient::new`] checks it, and the
+/// fields are private so that nothing else can build one (its rows read
+/// and write both slices at the same offsets).
 pub struct AddGradient<'a, T: Element> {
-    pub w: &'a [T],
-    pub g: &'a mut [T],
+    w: &'a [T],
+    g: &'a mut [T],
     /// `a`, the coefficient of `sign(w)` (first, if the L1 term is present),
     /// and `b`, the coefficient of `w` (second, if the L2 term is present).
-    pub k: Coefficients<Lane<T>>,
+    k: Coefficients<Lane<T>>,
+}
+
+impl<'a, T: Element> AddGradient<'a, T> {
+    /// The pass over `w` and `g`, or [`Error::LengthMismatch`] (naming
+    /// tensor 0) if their lengths differ.
+    pub(crate) fn new(w: &'a [T], g: &'a mut [T], k: Coefficients<Lane<T>>) -> Result<Self, Error> {
+        if w.len() != g.len() {
+            return Err(Error::LengthMismatch {
+                index: 0,
+                params: w.len(),
+                grads: g.len(),
+            });
+        }
+        Ok(AddGradient { w, g, k })
+    }
 }
 
 impl<T: Element> Rows for AddGradient<'_, T> {
@@ -235,8 +255,9 @@ impl<T: Element> Rows for AddGradient<'_, T> {
             self.w.as_ptr().wrapping_offset(start),
             self.g.as_mut_ptr().wrapping_offset(start),
         );
-        // SAFETY: lanes lo..hi of the row are inside both slices (caller, and
-        // the constructor checks equal lengths); features: the caller.
+        // SAFETY: lanes lo..hi of the row are inside `w` (caller), and `g`
+        // has `w`'s length: `new` checks it, the fields are private, and
+        // `split_at` cuts both at one point; features: the caller.
         unsafe {
             let w = G::load(w, lo, hi);
             if terms == 0 {
