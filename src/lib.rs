@@ -115,12 +115,43 @@
 //! coefficient of exactly `0` (threshold) or `1` (scale) for every valid η,
 //! however large: no intermediate product overflows.
 //!
+//! # Threads
+//!
+//! A call whose input is 256 KiB or more may split over threads; the split
+//! follows the canonical tree, so the thread count never changes the bits.
+//!
+//! * **How many.** At most [`num_threads`]: the count given to
+//!   [`set_num_threads`] if any, else the environment variable
+//!   `REGNORM_NUM_THREADS` (read once, at the first call that may split),
+//!   else the number of CPUs in the process's affinity mask *at the time of
+//!   the call*; at most 64. Inside a rayon pool (`pool.install(..)`, a
+//!   `par_iter`), also at most that pool's size. `1` keeps every call on
+//!   its calling thread and no thread is ever started. [`Exec::sequential`]
+//!   does the same for one call.
+//! * **Which threads.** The calling thread always works on a share. The
+//!   other shares go to regnorm's own helper threads, named
+//!   `regnorm-helper`: started one at a time, the first time a call needs
+//!   one more (never more than `num_threads() − 1`), and kept for the life
+//!   of the process. A helper polls for work for 300 µs after its last job,
+//!   then parks (no CPU) until the next call; a caller waiting for a helper
+//!   polls for at most 100 µs, then parks. regnorm never creates rayon's
+//!   global pool, never runs work on rayon's threads other than the calling
+//!   one, and changes no thread's CPU affinity or priority.
+//! * **fork.** A child made by `fork()` has none of its parent's helper
+//!   threads; its first split call starts its own (regnorm detects the fork
+//!   with a `pthread_atfork` child handler, registered at the first split
+//!   call). The parent's helpers are never touched from the child, and a
+//!   fork at any moment, even during a first call on another thread,
+//!   leaves no lock held in the child.
+//! * **Panics.** regnorm's own code does not panic on any input; a panic
+//!   in a caller's `AsRef`/`AsMut` happens before anything is written.
+//!
 //! # Safety
 //!
 //! `unsafe` code lives in the kernel tiers (`src/kernels/`) and in the helper
 //! threads (`src/parallel/crew.rs`: a closure on the caller's stack lent to a
-//! long-lived thread; `src/parallel/placement.rs`: Linux CPU-placement
-//! calls); every block states why it is sound. No input length or alignment reads outside the
+//! long-lived thread; `src/parallel/mod.rs`: reading the CPU mask); every
+//! block states why it is sound. No input length or alignment reads outside the
 //! slice: tails are read with masked loads (AVX, AVX-512) or copied (portable).
 
 #![warn(missing_docs)]
@@ -145,6 +176,7 @@ pub use element::Element;
 pub use error::Error;
 pub use exec::Exec;
 pub use kernels::{Sums, Tier};
+pub use parallel::{num_threads, set_num_threads};
 pub use penalty::{ElasticNet, L1, L2, ProxStats, Regularizer};
 
 /// Σ|xᵢ|, on the best tier, in parallel for large inputs, carried in `f64`.
