@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::exec::Exec;
 use crate::kernels::ops::{Read, Scale, coefficient};
 use crate::reduce::{self, Which};
-use crate::tensors::{with_mut_slices, with_slices};
+use crate::tensors::{collect_items, with_mut_slices};
 
 /// Clips gradients by their global L2 norm, as PyTorch's
 /// `clip_grad_norm_`: the total norm `‖g‖ = √(Σ over all tensors of Σg²)`
@@ -208,11 +208,11 @@ impl Exec {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        with_slices(tensors, |slices| {
-            let reads = slices.into_iter().map(Read);
-            reduce::run_model(reads, Which::Sq, self.tier(), self.par())
-                .map(|t| t.sums.sq.sqrt())
-                .collect()
-        })
+        // One `as_ref` per item: `run_model` iterates once.
+        let items = collect_items(tensors);
+        let reads = items.iter().map(|t| Read(t.as_ref()));
+        reduce::run_model(reads, Which::Sq, self.tier(), self.par())
+            .map(|t| t.sums.sq.sqrt())
+            .collect()
     }
 }

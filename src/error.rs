@@ -118,6 +118,19 @@ pub enum Error {
     /// Words that are not a partial encoded by this version of regnorm, or
     /// whose subtrees do not fit the canonical tree.
     MalformedPartial,
+    /// Ranks that made different collective calls (another operation,
+    /// regularizer or strength, or another call in their sequence): every
+    /// rank returns this, and no gradient is written.
+    CallMismatch {
+        /// The first partial (rank) whose call differs from partial 0's.
+        part: usize,
+    },
+    /// A rank's local work panicked; it still took part in the exchange,
+    /// so every rank returns this instead of waiting.
+    RankPanicked {
+        /// The first partial (rank) that panicked.
+        part: usize,
+    },
     /// A split into 0 parts.
     InvalidParts {
         /// The number given.
@@ -205,6 +218,13 @@ impl fmt::Display for Error {
             Error::InvalidParts { parts } => {
                 write!(f, "cannot split a tensor into {parts} parts")
             }
+            Error::CallMismatch { part } => write!(
+                f,
+                "rank {part} made a different collective call than rank 0 (operation, regularizer, strength or call order differ)"
+            ),
+            Error::RankPanicked { part } => {
+                write!(f, "rank {part}'s local work panicked")
+            }
             Error::TierUnavailable { tier } => write!(
                 f,
                 "kernel tier `{tier}` is not available on this CPU; available: {}",
@@ -260,6 +280,8 @@ impl Error {
             Error::LayoutMismatch { part } => [14, u(part), 0, 0, 0],
             Error::MalformedPartial => [15, 0, 0, 0, 0],
             Error::InvalidParts { parts } => [16, u(parts), 0, 0, 0],
+            Error::CallMismatch { part } => [17, u(part), 0, 0, 0],
+            Error::RankPanicked { part } => [18, u(part), 0, 0, 0],
         }
     }
 
@@ -312,6 +334,8 @@ impl Error {
             14 => Error::LayoutMismatch { part: u(1)? },
             15 => Error::MalformedPartial,
             16 => Error::InvalidParts { parts: u(1)? },
+            17 => Error::CallMismatch { part: u(1)? },
+            18 => Error::RankPanicked { part: u(1)? },
             _ => return None,
         })
     }

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::kernels::{Sums, Tier};
 use crate::parallel::Par;
 use crate::reduce::{self, Which};
-use crate::tensors::with_slices;
+use crate::tensors::collect_items;
 
 /// How regnorm runs a call: the kernel tier, and whether large inputs are
 /// split across rayon threads.
@@ -183,9 +183,14 @@ impl Exec {
         I: IntoIterator,
         I::Item: AsRef<[T]>,
     {
-        with_slices(tensors, |slices| {
-            reduce::model_sums(slices, which, self.tier(), self.par())
-        })
+        // One `as_ref` per item: `model_sums` iterates once.
+        let items = collect_items(tensors);
+        reduce::model_sums(
+            items.iter().map(AsRef::as_ref),
+            which,
+            self.tier(),
+            self.par(),
+        )
     }
 
     pub(crate) fn par(&self) -> Par {

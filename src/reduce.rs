@@ -99,6 +99,7 @@ pub(crate) fn run_model<R: Rows>(
             (Some(r), Totals::ZERO)
         })
         .collect();
+    let par = par.resolve(model_bytes);
     if all_small && !par.splits(model_bytes) {
         // The common case of a model of small tensors that one thread
         // reads: one kernel call, without looking for stretches.
@@ -207,6 +208,7 @@ fn tensor<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
     // Streamed if each thread's share is: a tensor split over two cores
     // sits half in each core's L2.
     let bytes = rows.bytes();
+    let par = par.resolve(bytes);
     let stream = bytes / par.threads_for(bytes) >= STREAM_BYTES;
     match which {
         Which::Neither => tree::<R, false, false>(rows, tier, par, stream),

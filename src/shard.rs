@@ -171,13 +171,15 @@ impl<T: Element> Layout<T> {
     ///
     /// # Errors
     /// [`Error::UnknownTensor`] if there is no such tensor,
-    /// [`Error::InvalidParts`] if `parts` is 0.
+    /// [`Error::InvalidParts`] if `parts` is 0 or more ranges than memory
+    /// can hold.
     ///
     /// ```
     /// let layout = regnorm::shard::Layout::<f32>::new([40_000]);
     /// assert_eq!(layout.split(0, 2)?, vec![0..16_384, 16_384..40_000]);
     /// assert_eq!(layout.split(0, 4)?, vec![0..0, 0..16_384, 16_384..32_768, 32_768..40_000]);
     /// assert!(layout.split(0, 0).is_err());
+    /// assert!(layout.split(0, usize::MAX).is_err());
     /// # Ok::<(), regnorm::Error>(())
     /// ```
     pub fn split(&self, tensor: usize, parts: usize) -> Result<Vec<Range<usize>>, Error> {
@@ -191,7 +193,12 @@ impl<T: Element> Layout<T> {
             let chunk = (i as u128 * chunks as u128 / parts as u128) as usize;
             chunk.saturating_mul(unit).min(len)
         };
-        Ok((0..parts).map(|i| bound(i)..bound(i + 1)).collect())
+        let mut ranges = Vec::new();
+        ranges
+            .try_reserve_exact(parts)
+            .map_err(|_| Error::InvalidParts { parts })?;
+        ranges.extend((0..parts).map(|i| bound(i)..bound(i + 1)));
+        Ok(ranges)
     }
 
     /// `Ok` if elements `range` of tensor `tensor` may form one piece: the

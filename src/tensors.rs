@@ -5,32 +5,29 @@
 //! on each call and an iterator's `size_hint` may lie. So every item's
 //! `as_ref`/`as_mut` is called exactly once, before any kernel runs, and
 //! everything after works on the slices those calls returned; items are
-//! collected by a plain loop, which never reads `size_hint`.
+//! collected by a plain loop that trusts `size_hint` only for a bounded
+//! first reservation.
 
 use crate::element::{Element, Lane};
 use crate::error::Error;
 use crate::kernels::ops::{AddGradient, Coefficients};
 
-/// The items of `iter`, in order, without trusting its `size_hint` (std's
-/// `collect` reserves by the hint's lower bound, which a lying iterator can
-/// make `usize::MAX`: a capacity-overflow panic).
+/// The items of `iter`, in order. std's `collect` reserves by the
+/// `size_hint`'s lower bound, which a lying iterator can make `usize::MAX`
+/// (a capacity-overflow panic); here the hint only sizes a first
+/// reservation of at most [`TRUSTED_HINT`] items, which saves a model's
+/// call the reallocations of a growing `Vec`.
 pub(crate) fn collect_items<I: IntoIterator>(iter: I) -> Vec<I::Item> {
-    let mut items = Vec::new();
+    let iter = iter.into_iter();
+    let mut items = Vec::with_capacity(iter.size_hint().0.min(TRUSTED_HINT));
     for item in iter {
         items.push(item);
     }
     items
 }
 
-/// Collects `tensors` and hands `f` their slices, one `as_ref` each.
-pub(crate) fn with_slices<T, I, R>(tensors: I, f: impl FnOnce(Vec<&[T]>) -> R) -> R
-where
-    I: IntoIterator,
-    I::Item: AsRef<[T]>,
-{
-    let items = collect_items(tensors);
-    f(collect_items(items.iter().map(AsRef::as_ref)))
-}
+/// The most items a `size_hint` reserves room for.
+const TRUSTED_HINT: usize = 4096;
 
 /// Collects `tensors` and hands `f` their mutable slices, one `as_mut` each.
 pub(crate) fn with_mut_slices<T, I, R>(tensors: I, f: impl FnOnce(Vec<&mut [T]>) -> R) -> R

@@ -25,6 +25,15 @@
 //! `L1::new(lambda)?`): returning early on one rank would leave the others
 //! waiting.
 //!
+//! **Ranks that make different calls** find out instead of merging
+//! mismatched sums or waiting forever: every exchange carries what was
+//! asked (the operation; the regularizer's type and strengths, or the
+//! clipping threshold) and the call's number in this [`Sharded`]'s
+//! sequence, and if any rank's differs from rank 0's every rank returns
+//! [`Error::CallMismatch`] from that exchange (before any gradient is
+//! written). A rank whose local work panics still enters the exchange, and
+//! every rank returns [`Error::RankPanicked`].
+//!
 //! ```
 //! use regnorm::{ClipGradNorm, L2};
 //! use regnorm_mpi::{Layout, Piece, Sharded};
@@ -47,13 +56,15 @@
 //! ```
 
 use std::cell::Cell;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mpi::Count;
 use mpi::datatype::PartitionMut;
 use mpi::traits::{Communicator, CommunicatorCollectives};
 use regnorm::shard::Partial;
 pub use regnorm::shard::{Layout, Piece};
-use regnorm::{ClipGradNorm, Element, Error, Exec, Regularizer};
+use regnorm::{ClipGradNorm, Element, Error, Exec, Regularizer, Sums};
 
 /// A value that a constructor may have refused: what the collective calls
 /// take for a regularizer or a clipping, so that a rank whose constructor
@@ -90,21 +101,74 @@ impl<R> Checked<R> for Result<R, Error> {
 
 /// Sharded calls over the ranks of an MPI communicator.
 ///
-/// Keeps the size of the first round of its exchange (see
-/// [`exchange`](Sharded::exchange)) from call to call, so create one per
-/// communicator on every rank and use it for all calls.
+/// Numbers its calls, so create one per communicator on every rank, at the
+/// same point of the program, and use it for all calls: ranks whose
+/// sequences differ get [`Error::CallMismatch`].
 ///
 /// The examples run as a single rank (a process started without `mpirun`
 /// is one); under `mpirun -n N` the same code gives the same results.
 pub struct Sharded<'c, C: Communicator> {
     comm: &'c C,
-    /// Words per rank of the first all-gather; every rank grows it alike.
-    capacity: Cell<usize>,
+    /// The number of exchanges made so far.
+    calls: Cell<u64>,
 }
 
-/// The first round's size until a call needs more: 8 header words and
-/// 100 subtrees.
-const FIRST_CAPACITY: usize = 512;
+/// Words per rank of an exchange's first all-gather, the same on every
+/// rank and for every call: the envelope and a partial of up to about 100
+/// subtrees. A longer partial sends the rest in a second all-gather.
+const FIRST_ROUND: usize = 512;
+/// The envelope before a partial's words: its length, the operation, the
+/// call's number and what was asked.
+const ENVELOPE: usize = 4;
+
+/// What a collective call asks for, sent with every rank's partial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Call {
+    op: Op,
+    /// A fingerprint of the regularizer (type and strengths) or the
+    /// clipping threshold; 0 when the rank's constructor failed (its error
+    /// is then what every rank reports).
+    what: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Penalty = 1,
+    GradientPlan = 2,
+    Gradient = 3,
+    Clip = 4,
+    TensorNorms = 5,
+    Exchange = 6,
+}
+
+impl Call {
+    fn of_regularizer<R: Regularizer>(op: Op, reg: &Result<R, Error>) -> Call {
+        let what = reg.as_ref().map_or(0, |r| {
+            let mut h = DefaultHasher::new();
+            std::any::type_name::<R>().hash(&mut h);
+            // The value of unit sums: the strengths, as the penalty uses them.
+            let unit = |abs, sq| r.penalty_of_sums(Sums { abs, sq }).to_bits();
+            (unit(1.0, 0.0), unit(0.0, 1.0)).hash(&mut h);
+            h.finish() | 1
+        });
+        Call { op, what }
+    }
+
+    fn plain(op: Op) -> Call {
+        Call { op, what: 1 }
+    }
+}
+
+/// The partial `local` computes, or a failed one naming this rank if it
+/// panics: a rank always has something to send.
+fn guarded<T: Element>(
+    layout: &Layout<T>,
+    rank: usize,
+    local: impl FnOnce() -> Partial,
+) -> Partial {
+    catch_unwind(AssertUnwindSafe(local))
+        .unwrap_or_else(|_| Partial::failed(layout, Error::RankPanicked { part: rank }))
+}
 
 impl<'c, C: Communicator> Sharded<'c, C> {
     /// Sharded calls over `comm`'s ranks.
@@ -118,7 +182,7 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     pub fn new(comm: &'c C) -> Sharded<'c, C> {
         Sharded {
             comm,
-            capacity: Cell::new(FIRST_CAPACITY),
+            calls: Cell::new(0),
         }
     }
 
@@ -182,11 +246,12 @@ impl<'c, C: Communicator> Sharded<'c, C> {
         T: Element,
     {
         let reg = reg.checked();
-        let part = match &reg {
+        let call = Call::of_regularizer(Op::Penalty, &reg);
+        let part = guarded(layout, self.rank(), || match &reg {
             Ok(r) => r.penalty_partial(layout, pieces),
             Err(e) => Partial::failed(layout, *e),
-        };
-        let merged = Partial::merge(layout, &self.exchange(&part)?)?;
+        });
+        let merged = Partial::merge(layout, &self.exchange_call(call, &part)?)?;
         // Every rank's partial was sound, this one's included: `reg` is Ok.
         reg.map(|r| r.penalty_of_sums(merged.total))
     }
@@ -233,16 +298,42 @@ impl<'c, C: Communicator> Sharded<'c, C> {
         G::Item: AsMut<[T]>,
     {
         let reg = reg.checked();
-        let mut grads: Vec<G::Item> = grads.into_iter().collect();
-        let grads: Vec<&mut [T]> = grads.iter_mut().map(AsMut::as_mut).collect();
-        let plan = match &reg {
-            Ok(_) => Partial::plan_paired(layout, params, &grads),
-            Err(e) => Partial::failed(layout, *e),
+        let rank = self.rank();
+        let (plan_call, call) = (
+            Call::of_regularizer(Op::GradientPlan, &reg),
+            Call::of_regularizer(Op::Gradient, &reg),
+        );
+        // The caller's containers may panic: caught, so that this rank
+        // still enters both exchanges' first.
+        let mut items: Vec<G::Item> = Vec::new();
+        let collected = catch_unwind(AssertUnwindSafe(|| {
+            for g in grads {
+                items.push(g);
+            }
+        }));
+        let slices = collected.and_then(|()| {
+            catch_unwind(AssertUnwindSafe(|| {
+                items
+                    .iter_mut()
+                    .map(AsMut::as_mut)
+                    .collect::<Vec<&mut [T]>>()
+            }))
+        });
+        let plan = match (&reg, &slices) {
+            (Err(e), _) => Partial::failed(layout, *e),
+            (Ok(_), Err(_)) => Partial::failed(layout, Error::RankPanicked { part: rank }),
+            (Ok(_), Ok(g)) => guarded(layout, rank, || Partial::plan_paired(layout, params, g)),
         };
-        Partial::merge(layout, &self.exchange(&plan)?)?;
-        let reg = reg?;
-        let part = reg.penalty_and_gradient_partial(layout, params, grads);
-        let merged = Partial::merge(layout, &self.exchange(&part)?)?;
+        Partial::merge(layout, &self.exchange_call(plan_call, &plan)?)?;
+        // Every rank's plan was sound, this one's included.
+        let (reg, slices) = (
+            reg?,
+            slices.map_err(|_| Error::RankPanicked { part: rank })?,
+        );
+        let part = guarded(layout, rank, || {
+            reg.penalty_and_gradient_partial(layout, params, slices)
+        });
+        let merged = Partial::merge(layout, &self.exchange_call(call, &part)?)?;
         Ok(reg.penalty_of_sums(merged.total))
     }
 
@@ -277,11 +368,15 @@ impl<'c, C: Communicator> Sharded<'c, C> {
         grads: &mut [Piece<&mut [T]>],
     ) -> Result<f64, Error> {
         let clip = clip.checked();
-        let part = match &clip {
+        let call = Call {
+            op: Op::Clip,
+            what: clip.as_ref().map_or(0, |c| c.max_norm().to_bits() | 1),
+        };
+        let part = guarded(layout, self.rank(), || match &clip {
             Ok(c) => c.exec().partial_sum_sq(layout, grads),
             Err(e) => Partial::failed(layout, *e),
-        };
-        let merged = Partial::merge(layout, &self.exchange(&part)?)?;
+        });
+        let merged = Partial::merge(layout, &self.exchange_call(call, &part)?)?;
         let total = merged.total.sq.sqrt();
         clip?.clip_with_norm(total, grads.iter_mut().map(|p| &mut *p.data))
     }
@@ -310,22 +405,25 @@ impl<'c, C: Communicator> Sharded<'c, C> {
         layout: &Layout<T>,
         pieces: &[Piece<&[T]>],
     ) -> Result<Vec<f64>, Error> {
-        let part = exec.partial_sum_sq(layout, pieces);
-        let merged = Partial::merge(layout, &self.exchange(&part)?)?;
+        let part = guarded(layout, self.rank(), || exec.partial_sum_sq(layout, pieces));
+        let call = Call::plain(Op::TensorNorms);
+        let merged = Partial::merge(layout, &self.exchange_call(call, &part)?)?;
         Ok(merged.tensors.iter().map(|s| s.sq.sqrt()).collect())
     }
 
     /// All-gathers every rank's partial: the transport of every call, for
-    /// your own partials (any [`regnorm::shard`] builder). Collective.
+    /// your own partials (any [`regnorm::shard`] builder). Collective, and
+    /// numbered like every call: ranks must make the same exchanges in the
+    /// same order.
     ///
     /// One fixed-size all-gather carries every rank's encoded partial when
-    /// all fit the current capacity (in the steady state of a training
-    /// loop); otherwise a second, variable-count all-gather carries the
-    /// rest and the capacity grows (on every rank alike: each sees every
-    /// rank's length).
+    /// all fit (in the steady state of a training loop); otherwise a
+    /// second, variable-count all-gather carries the rest (every rank sees
+    /// every rank's length, so all take the second round alike).
     ///
     /// # Errors
-    /// [`Error::MalformedPartial`] (on every rank) if a rank's words do not
+    /// On every rank alike: [`Error::CallMismatch`] if ranks made
+    /// different calls, [`Error::MalformedPartial`] if a rank's words do not
     /// decode.
     ///
     /// ```
@@ -341,31 +439,53 @@ impl<'c, C: Communicator> Sharded<'c, C> {
     /// # Ok::<(), regnorm::Error>(())
     /// ```
     pub fn exchange(&self, part: &Partial) -> Result<Vec<Partial>, Error> {
+        self.exchange_call(Call::plain(Op::Exchange), part)
+    }
+
+    /// [`exchange`](Sharded::exchange) of a partial made for `call`: every
+    /// rank checks that all ranks made the same call, as their next one.
+    fn exchange_call(&self, call: Call, part: &Partial) -> Result<Vec<Partial>, Error> {
+        let seq = self.calls.get();
+        self.calls.set(seq.wrapping_add(1));
         let words = part.encode();
         let size = self.size();
-        let cap = self.capacity.get();
-        let first = words.len().min(cap - 1);
+        let cap = FIRST_ROUND;
+        let first = words.len().min(cap - ENVELOPE);
         let mut send = vec![0u64; cap];
-        send[0] = words.len() as u64;
-        send[1..=first].copy_from_slice(&words[..first]);
+        send[..ENVELOPE].copy_from_slice(&[words.len() as u64, call.op as u64, seq, call.what]);
+        send[ENVELOPE..ENVELOPE + first].copy_from_slice(&words[..first]);
         let mut recv = vec![0u64; cap * size];
         self.comm.all_gather_into(&send[..], &mut recv[..]);
 
-        let lens: Vec<usize> = recv.chunks_exact(cap).map(|r| r[0] as usize).collect();
+        let envelopes: Vec<&[u64]> = recv.chunks_exact(cap).map(|r| &r[..ENVELOPE]).collect();
+        // The same checks on every rank, of the same words: the same answer.
+        let calls_differ = |e: &&[u64]| {
+            let what_differs = e[3] != 0 && envelopes[0][3] != 0 && e[3] != envelopes[0][3];
+            e[1] != envelopes[0][1] || e[2] != envelopes[0][2] || what_differs
+        };
+        if let Some(part) = envelopes.iter().position(calls_differ) {
+            // A rank that asked for a second round (its first words said
+            // so) would wait for it: no rank may, since all return here.
+            return Err(Error::CallMismatch { part });
+        }
+        let lens: Vec<usize> = envelopes
+            .iter()
+            .map(|e| usize::try_from(e[0]).unwrap_or(usize::MAX))
+            .collect();
         let mut messages: Vec<Vec<u64>> = recv
             .chunks_exact(cap)
             .zip(&lens)
-            .map(|(r, &len)| r[1..=len.min(cap - 1)].to_vec())
+            .map(|(r, &len)| r[ENVELOPE..ENVELOPE + len.min(cap - ENVELOPE)].to_vec())
             .collect();
         let longest = lens.iter().copied().max().unwrap_or(0);
-        if longest > cap - 1 {
+        if longest > cap - ENVELOPE {
             // Every rank sees the same lengths, so all return here alike.
             if longest > Count::MAX as usize {
                 return Err(Error::MalformedPartial);
             }
             let rest: Vec<Count> = lens
                 .iter()
-                .map(|&len| len.saturating_sub(cap - 1) as Count)
+                .map(|&len| len.saturating_sub(cap - ENVELOPE) as Count)
                 .collect();
             let displs: Vec<Count> = rest
                 .iter()
@@ -385,7 +505,6 @@ impl<'c, C: Communicator> Sharded<'c, C> {
             for ((m, &d), &n) in messages.iter_mut().zip(&displs).zip(&rest) {
                 m.extend_from_slice(&buf[d as usize..(d + n) as usize]);
             }
-            self.capacity.set((longest + 1).next_power_of_two());
         }
         messages.iter().map(|m| Partial::decode(m)).collect()
     }

@@ -36,6 +36,7 @@ use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
 
 use self::sync::{AtomicBool, AtomicU8, Ordering, Thread, thread};
+use super::placement::Placement;
 #[cfg(not(loom))]
 use std::time::{Duration, Instant};
 
@@ -103,7 +104,13 @@ pub(crate) struct Helper {
     /// it moves RUNNING to WAITING; read by the helper after it swaps
     /// WAITING for DONE.
     waiter: UnsafeCell<Option<Thread>>,
+    /// Where it runs: kept off the CPU of the thread that posts to it. Its
+    /// CPU field sits in the first cache line, with the hand-off's fields.
+    placement: Placement,
 }
+
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+const _: () = assert!(std::mem::offset_of!(Helper, placement) + super::placement::CPU_OFFSET < 64);
 
 // SAFETY: the `UnsafeCell` fields are each owned by one side at a time,
 // handed over by the acquire/release operations on `reserved` and `state`:
@@ -127,6 +134,7 @@ impl Helper {
             job: UnsafeCell::new(None),
             thread: UnsafeCell::new(None),
             waiter: UnsafeCell::new(None),
+            placement: Placement::new(),
         }
     }
 
@@ -148,6 +156,7 @@ impl Helper {
         {
             return false;
         }
+        self.placement.running();
         // SAFETY: we moved POSTED to RUNNING, so the poster wrote `job`
         // before its release store of POSTED, which our acquire saw, and it
         // will not touch it until DONE.
@@ -174,6 +183,7 @@ impl Helper {
     /// each, then park.
     #[cfg(not(loom))]
     fn serve(&self) {
+        self.placement.started();
         let mut last_job = Instant::now();
         let mut polls = 0u32;
         loop {
@@ -182,11 +192,17 @@ impl Helper {
                 continue;
             }
             polls = polls.wrapping_add(1);
-            if !polls.is_multiple_of(64) || last_job.elapsed() < SPIN {
+            if !polls.is_multiple_of(64) {
                 std::hint::spin_loop();
                 continue;
             }
+            if last_job.elapsed() < SPIN {
+                self.placement.running();
+                continue;
+            }
+            self.placement.parking();
             self.park_until_posted();
+            self.placement.running();
         }
     }
 
@@ -484,6 +500,7 @@ where
         // Keep the mailbox reserved forever: its thread cannot be started.
         return (a(), b());
     }
+    helper.placement.keep_off_callers_cpu();
     let job = StackJob::new(b);
     // SAFETY: we hold the reservation and the state is IDLE (a mailbox is
     // IDLE whenever it is free). `job` outlives `posted` (declared after

@@ -15,6 +15,8 @@
 
 #[cfg(feature = "rayon")]
 mod crew;
+#[cfg(feature = "rayon")]
+mod placement;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -143,6 +145,20 @@ impl Par {
                 n
             }
             Par::Threads { n, .. } => n,
+        }
+    }
+
+    /// The split of a call of `bytes` in all: [`Par::Pool`] becomes a fixed
+    /// thread count, so that the count (a system call) is looked up once
+    /// per call, not at every split.
+    #[inline]
+    pub(crate) fn resolve(self, bytes: usize) -> Par {
+        match self {
+            Par::Pool => match self.threads_for(bytes) {
+                1 => Par::Sequential,
+                n => Par::Threads { n, helpers: n - 1 },
+            },
+            other => other,
         }
     }
 
