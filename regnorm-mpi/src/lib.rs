@@ -304,21 +304,24 @@ impl<'c, C: Communicator> Sharded<'c, C> {
             Call::of_regularizer(Op::Gradient, &reg),
         );
         // The caller's containers may panic: caught, so that this rank
-        // still enters both exchanges' first.
+        // still enters the exchanges.
         let mut items: Vec<G::Item> = Vec::new();
         let collected = catch_unwind(AssertUnwindSafe(|| {
             for g in grads {
                 items.push(g);
             }
         }));
-        let slices = collected.and_then(|()| {
-            catch_unwind(AssertUnwindSafe(|| {
+        let items = &mut items;
+        let slices = match collected {
+            Ok(()) => catch_unwind(AssertUnwindSafe(move || {
+                let items = items; // moved in: the closure is FnOnce
                 items
                     .iter_mut()
                     .map(AsMut::as_mut)
                     .collect::<Vec<&mut [T]>>()
-            }))
-        });
+            })),
+            Err(payload) => Err(payload),
+        };
         let plan = match (&reg, &slices) {
             (Err(e), _) => Partial::failed(layout, *e),
             (Ok(_), Err(_)) => Partial::failed(layout, Error::RankPanicked { part: rank }),

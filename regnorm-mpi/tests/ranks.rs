@@ -2,11 +2,13 @@
 //! starts itself under `mpirun` (the `rank_program` test, which does
 //! nothing otherwise) and checks that every rank of every run printed the
 //! same lines, with no failure, and that the values are the same for every
-//! number of ranks. Skipped, saying so, where `mpirun` is not installed.
+//! number of ranks. Skipped, saying so, where `mpirun` is not installed;
+//! a run that takes over 5 minutes (a hang) fails.
 
 mod common;
+mod run;
 
-use std::process::Command;
+use std::time::Duration;
 
 const RANK_PROGRAM: &str = "REGNORM_MPI_RANK_PROGRAM";
 
@@ -24,55 +26,24 @@ fn rank_program() {
     }
 }
 
-fn mpirun() -> Option<Command> {
-    let found = Command::new("mpirun")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        return None;
-    }
-    let mut cmd = Command::new("mpirun");
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if root {
-        cmd.arg("--allow-run-as-root");
-    }
-    cmd.args(["--oversubscribe", "-x", RANK_PROGRAM]);
-    Some(cmd)
-}
-
 #[test]
 fn the_same_bits_on_1_to_4_ranks() {
     if std::env::var_os(RANK_PROGRAM).is_some() {
         return;
     }
-    let Some(_) = mpirun() else {
-        eprintln!(
-            "SKIPPED: mpirun not found (install Open MPI: apt-get install openmpi-bin libopenmpi-dev)"
-        );
+    if run::mpirun(RANK_PROGRAM).is_none() {
         return;
-    };
+    }
     let exe = std::env::current_exe().unwrap();
     let mut reference: Option<Vec<String>> = None;
     for n in 1..=4 {
-        let out = mpirun()
-            .unwrap()
-            .env(RANK_PROGRAM, "1")
+        let mut cmd = run::mpirun(RANK_PROGRAM).unwrap();
+        cmd.env(RANK_PROGRAM, "1")
             .args(["-n", &n.to_string()])
             .arg(&exe)
-            .args(["rank_program", "--exact", "--nocapture", "--test-threads=1"])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{n} ranks: {}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .args(["rank_program", "--exact", "--nocapture", "--test-threads=1"]);
+        let (ok, stdout, stderr) = run::run_with_limit(cmd, Duration::from_secs(300));
+        assert!(ok, "{n} ranks:\n{stdout}\n{stderr}");
         let lines: Vec<Vec<String>> = (0..n)
             .map(|r| {
                 let prefix = format!("RANK{r} ");
