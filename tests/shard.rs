@@ -422,6 +422,8 @@ fn every_error_survives_the_encoding() {
         Error::LayoutMismatch { part: 3 },
         Error::MalformedPartial,
         Error::InvalidParts { parts: 0 },
+        Error::CallMismatch { part: 1 },
+        Error::RankPanicked { part: 2 },
     ];
     for e in errors {
         let back = Partial::decode(&Partial::failed(&layout, e).encode()).unwrap();
