@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for target in reductions penalties updates partials; do
+for target in reductions penalties updates partials hostile; do
     mkdir -p "fuzz/corpus/$target"
     echo "=== fuzzing $target for ${seconds}s" >&2
     status=0

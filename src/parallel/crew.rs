@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn both_results_come_back() {
-        for _ in 0..100 {
+        for _ in 0..if cfg!(miri) { 10 } else { 100 } {
             let x = 7;
             let (a, b) = join(1, || x + 1, || x * 2);
             assert_eq!((a, b), (8, 14));
