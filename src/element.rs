@@ -52,7 +52,7 @@ pub(crate) mod sealed {
         /// The type each lane accumulates in (the element type itself for
         /// `f32` and `f64`; `f32` for the half-precision types to come).
         type Lane: Float;
-        /// The number of lanes `L` of the canonical order (see `reduce`).
+        /// The number of lanes `L` of the canonical order ([`crate::order`]).
         const LANES: usize;
         /// Whether the lane type is the element type itself (`f32`, `f64`),
         /// so that storing a lane value loses nothing.
@@ -77,7 +77,7 @@ pub(crate) mod sealed {
 
     impl Sealed for f32 {
         type Lane = f32;
-        const LANES: usize = 64;
+        const LANES: usize = crate::order::LANES_F32;
         const TAG: u64 = 1;
         #[inline(always)]
         fn to_lane(self) -> f32 {
@@ -96,7 +96,7 @@ pub(crate) mod sealed {
 
     impl Sealed for f64 {
         type Lane = f64;
-        const LANES: usize = 32;
+        const LANES: usize = crate::order::LANES_F64;
         const TAG: u64 = 2;
         #[inline(always)]
         fn to_lane(self) -> f64 {
@@ -121,7 +121,7 @@ pub(crate) mod sealed {
         ($t:ty, $tag:expr) => {
             impl Sealed for $t {
                 type Lane = f32;
-                const LANES: usize = 64;
+                const LANES: usize = crate::order::LANES_F32;
                 const LANE_IS_ELEMENT: bool = false;
                 const TAG: u64 = $tag;
                 #[inline(always)]

@@ -1,48 +1,15 @@
-//! The canonical summation order, above the kernels.
-//!
-//! For an element type with `L` lanes (64 for `f32`, 32 for `f64`), the sum
-//! of the terms `tᵢ` (`|xᵢ|`, or `xᵢ²`, which a fused multiply-add adds to its
-//! lane with one rounding) of a slice
-//! `x` is, by definition:
-//!
-//! 1. **Blocks.** `x` is cut from its start into blocks of `64 × L` elements
-//!    (4,096 `f32`, 2,048 `f64`: 16 KiB each); the last may be shorter.
-//! 2. **Lanes.** Inside a block, term `i` is added to lane `i mod L`, in
-//!    order, in the element type, starting from `+0.0` (a square as
-//!    `fma(x, x, lane)`). A lane thus adds at
-//!    most 64 terms. Missing terms of the last block count as `+0.0`, which
-//!    changes no lane.
-//! 3. **Fold.** The `L` lanes are widened to `f64` and folded by a fixed
-//!    tree: with `w = L/2, L/4, …, 1`, lane `i` += lane `i + w` for `i < w`.
-//!    Lane 0 is the block total.
-//! 4. **Super-chunks.** Blocks are grouped from the start into super-chunks
-//!    of 4 blocks (16 Ki `f32`, 8 Ki `f64`: 64 KiB). A super-chunk's total
-//!    is the `f64` sum of its block totals, in order.
-//! 5. **Tree.** A run of `c > 1` super-chunks is split into the first
-//!    `⌈c/2⌉` and the rest; its total is the left total plus the right total,
-//!    in `f64`. This tree depends only on the length, never on the threads:
-//!    threads take whole subtrees, so every thread count and every tier
-//!    gives the same bits.
-//! 6. **Models.** The total over several tensors is the `f64` sum of the
-//!    tensors' totals, in order.
-//!
-//! A NaN total is returned as the canonical quiet NaN (`f64::NAN`), so that
-//! even NaN results are bitwise identical across tiers and thread counts.
+//! Steps 4 to 6 of the canonical order ([`crate::order`]) above the
+//! kernels: super-chunk totals, the fixed tree over them (split over threads
+//! at its nodes only, so the thread count never changes the bits), models
+//! as in-order sums of their tensors, and the NaN rule on every total.
 
 use crate::element::Element;
-use crate::kernels::body::{ROWS, STREAM_BYTES, block_len};
-use crate::kernels::lanes::Float;
+use crate::kernels::body::STREAM_BYTES;
 use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{self, Item, Sums, Tier, Totals, Work};
+use crate::order::{canonical_nan, left_chunks, super_len};
 use crate::parallel::Par;
 
-/// Blocks in one super-chunk.
-pub(crate) const BLOCKS_PER_SUPER: usize = 4;
-
-/// Elements in one super-chunk of `T`.
-pub(crate) const fn super_len<T: Element>() -> usize {
-    BLOCKS_PER_SUPER * block_len::<T>()
-}
 
 /// Which sums a pass reduces; the others are returned as `0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +42,7 @@ pub(crate) fn sums<T: Element>(x: &[T], which: Which, tier: Tier, par: Par) -> S
 /// order (steps 1 to 5), NaN made canonical. Inlined (see [`tree`]).
 #[inline(always)]
 pub(crate) fn run<R: Rows>(rows: R, which: Which, tier: Tier, par: Par) -> Totals {
-    canonical_nan(tensor(rows, which, tier, par))
+    canonical_nan_totals(tensor(rows, which, tier, par))
 }
 
 /// Runs one pass per tensor and returns each tensor's totals, in order,
@@ -139,7 +106,7 @@ impl<R> Iterator for ModelTotals<R> {
     type Item = Totals;
 
     fn next(&mut self) -> Option<Totals> {
-        self.0.next().map(|(_, t)| canonical_nan(t))
+        self.0.next().map(|(_, t)| canonical_nan_totals(t))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -188,7 +155,7 @@ pub(crate) const LARGE_TENSOR_BYTES: usize = 1 << 20;
 
 /// Step 6: the tensors' totals added in order, in `f64`.
 pub(crate) fn in_order(totals: impl IntoIterator<Item = Totals>) -> Totals {
-    canonical_nan(totals.into_iter().fold(Totals::ZERO, |acc, t| acc + t))
+    canonical_nan_totals(totals.into_iter().fold(Totals::ZERO, |acc, t| acc + t))
 }
 
 /// Σ|w| and/or Σw² over a whole model: [`run_model`] of [`Read`], then
@@ -293,13 +260,6 @@ fn leaf<R: Rows, const ABS: bool, const SQ: bool, const N: usize>(
     }
 }
 
-/// Step 5's split: a run of `c > 1` super-chunks is its first `⌈c/2⌉` and
-/// the rest (the one definition of the tree's shape, which the sharded
-/// merge in `crate::shard` follows too).
-pub(crate) const fn left_chunks(c: usize) -> usize {
-    c.div_ceil(2)
-}
-
 /// The most super-chunks (4 MiB) one kernel call reduces.
 const LEAF_CHUNKS: usize = 64;
 
@@ -315,39 +275,17 @@ fn over_chunks(t: &[Totals]) -> Totals {
     }
 }
 
-fn canonical_nan(t: Totals) -> Totals {
+fn canonical_nan_totals(t: Totals) -> Totals {
     Totals {
         sums: canonical_nan_sums(t.sums),
         zeros: t.zeros,
     }
 }
 
-/// Each NaN sum made the canonical `f64::NAN`.
+/// Each NaN sum made the canonical `f64::NAN` (the order's NaN rule).
 pub(crate) fn canonical_nan_sums(s: Sums) -> Sums {
-    let nan = |v: f64| if v.is_nan() { f64::NAN } else { v };
     Sums {
-        abs: nan(s.abs),
-        sq: nan(s.sq),
+        abs: canonical_nan(s.abs),
+        sq: canonical_nan(s.sq),
     }
-}
-
-/// A bound on the relative error of `sum_abs`/`sum_sq` of `len` elements of
-/// `T`, from the canonical order; see [`crate::relative_error_bound`].
-///
-/// Each term passes through at most 64 roundings in the lane type (the
-/// fused multiply-add or addition that brings it in, then 63 more), then at
-/// most `d = log2 L + 3 + ⌈log2 c⌉` additions in `f64` (fold tree, block
-/// totals of a super-chunk, the tree over `c` super-chunks). All partial
-/// sums are sums of non-negative terms, so `|ŝ − s| ≤ ((1 + γ₆₄)(1 + γ'_d) − 1)·s`
-/// with `γₙ = n·u / (1 − n·u)`, `u` the lane type's unit roundoff and `γ'`
-/// that of `f64`.
-pub(crate) fn relative_error_bound<T: Element>(len: usize) -> f64 {
-    let gamma = |n: u32, u: f64| f64::from(n) * u / (1.0 - f64::from(n) * u);
-    let chunks = len.div_ceil(super_len::<T>()).max(1);
-    let tree_depth = usize::BITS - (chunks - 1).leading_zeros();
-    let f64_adds = T::LANES.ilog2() + (BLOCKS_PER_SUPER as u32 - 1) + tree_depth;
-    let lane = gamma(ROWS as u32, T::Lane::UNIT_ROUNDOFF);
-    let carry = gamma(f64_adds, f64::EPSILON / 2.0);
-    // A margin for the rounding of this very computation.
-    (lane + carry + lane * carry) * (1.0 + 1e-9)
 }

@@ -3,7 +3,7 @@
 //!
 //! When a model's tensors are spread over several processes (ranks), each
 //! rank holds *pieces*: whole tensors, or contiguous ranges of a tensor. The
-//! canonical order (crate docs) is a fixed tree over each tensor's 64 KiB
+//! canonical order ([`crate::order`]) is a fixed tree over each tensor's 64 KiB
 //! super-chunks, then an in-order sum over the tensors, so a rank can
 //! reduce its pieces to the totals of whole subtrees of those trees (its
 //! [`Partial`]), and any rank that has every rank's partials can finish the
@@ -65,7 +65,8 @@ use crate::exec::Exec;
 use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{Sums, Tier};
 use crate::parallel::Par;
-use crate::reduce::{self, Which, canonical_nan_sums, left_chunks, super_len};
+use crate::order::{left_chunks, super_len};
+use crate::reduce::{self, Which, canonical_nan_sums};
 use crate::tensors::check_lengths;
 
 /// The global shape of a sharded model of element type `T`: every tensor's

@@ -321,3 +321,44 @@ fn shard_pieces_are_read_once() {
     let _ = l1.penalty_and_gradient_partial(&layout, &[piece], [g]);
     assert!(untouched_past(&buf, 1));
 }
+
+#[test]
+fn read_only_model_calls_ask_each_container_once() {
+    let w = weights();
+    let l2 = L2::new(0.5).unwrap();
+    let want = l2.penalty_model([&w[..7], &w[..]]);
+    let a = Shifty::new(&w, 7);
+    let b = Shifty::new(&w, BIG).later(3);
+    assert_eq!(l2.penalty_model([&a, &b]), want);
+    assert_eq!((a.calls.get(), b.calls.get()), (1, 1));
+
+    let (a, b) = (Shifty::new(&w, 7), Shifty::new(&w, BIG).later(3));
+    let norms = regnorm::tensor_norms([&a, &b]);
+    assert_eq!(norms, regnorm::tensor_norms([&w[..7], &w[..]]));
+    assert_eq!((a.calls.get(), b.calls.get()), (1, 1));
+
+    let (a, b) = (Shifty::new(&w, 7), Shifty::new(&w, BIG).later(3));
+    let sums = regnorm::Exec::new().model_sums([&a, &b]);
+    assert_eq!(sums, regnorm::Exec::new().model_sums([&w[..7], &w[..]]));
+    assert_eq!((a.calls.get(), b.calls.get()), (1, 1));
+
+    let a = Shifty::new(&w, 7).later(9);
+    assert_eq!(Layout::<f32>::of([&a]), Layout::<f32>::new([7]));
+}
+
+#[test]
+fn sizes_near_usize_max_are_errors() {
+    let layout = Layout::<f32>::new([BIG, usize::MAX]);
+    for parts in [usize::MAX, usize::MAX / 2, 1 << 60] {
+        assert!(matches!(
+            layout.split(0, parts),
+            Err(Error::InvalidParts { .. })
+        ));
+    }
+    let w = weights();
+    for offset in [usize::MAX, usize::MAX - 1, usize::MAX - BIG + 1] {
+        let piece = Piece::new(1, offset, &w[..]);
+        let part = regnorm::Exec::new().partial_sums(&layout, &[piece]);
+        assert!(part.error().is_some(), "offset {offset}");
+    }
+}

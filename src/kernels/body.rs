@@ -1,12 +1,8 @@
 //! The one kernel body every SIMD tier instantiates.
 //!
-//! It runs a pass ([`Rows`]) over a run of blocks in the canonical order (see
-//! [`crate::reduce`]): blocks of `ROWS × L` elements from the start of the
-//! slice; inside a block, the values the pass returns for element `i` go to
-//! lane `i mod L`, and the lanes accumulate in the lane type; the last
-//! block's missing elements count as zeros; each block's lanes fold in `f64`
-//! with the fixed tree, and block totals are added in `f64`, in order. The
-//! scalar tier computes the same definition with plain loops.
+//! It runs a pass ([`Rows`]) over a run of blocks, computing steps 1 to 4 of
+//! the canonical order ([`crate::order`]) exactly; the scalar tier computes
+//! the same steps with plain loops.
 //!
 //! **Framing.** Slices rarely start on a register boundary (a large `Vec`'s
 //! data sits 16 bytes past one), and a 64-byte load that straddles two cache
@@ -17,19 +13,13 @@
 //! last rows of a block are masked to the block. Frame lane `p` then holds
 //! the elements `≡ p − m (mod L)`, in order, so it accumulates exactly what
 //! canonical lane `(p − m) mod L` does; and the fold tree gives the same bits
-//! for rotated lanes (see [`fold_tree`](super::lanes::fold_tree)). The sums
+//! for rotated lanes (see [`fold_tree`](crate::order::fold_tree)). The sums
 //! are unchanged, bit for bit.
 
 use super::Totals;
 use super::lanes::Group;
 use super::ops::{Rows, Terms};
-use crate::element::sealed::Sealed;
-
-/// Rows of `L` lanes in one block: every lane adds at most this many terms
-/// in the lane type before its total moves to `f64`.
-/// (`--cfg regnorm_rows_32` builds the order with 32 rows, to measure what
-/// 64 give; see "Why these numbers" in the crate docs.)
-pub(crate) const ROWS: usize = if cfg!(regnorm_rows_32) { 32 } else { 64 };
+use crate::order::ROWS;
 
 /// How far ahead of the row being read the body asks for data, in
 /// elements: far enough to hide the latency of the last-level cache and of
@@ -63,11 +53,6 @@ const PREFETCH: bool = !cfg!(regnorm_no_prefetch);
 /// call, where the prefetch instructions only cost issue slots and two
 /// blocks side by side hide the additions' latency.
 pub(crate) const STREAM_BYTES: usize = 2 << 20;
-
-/// Elements in one block of `T`: `ROWS × L`.
-pub(crate) const fn block_len<T: Sealed>() -> usize {
-    ROWS * T::LANES
-}
 
 /// Runs `rows` and reduces what it returns: Σ|v| if `ABS`, Σv² if `SQ`, and
 /// the zeros if the pass counts them; the sums not asked for are `0`. The

@@ -10,6 +10,7 @@ use core::fmt::Debug;
 use core::ops::{Add, Mul, Sub};
 
 use crate::element::{Element, Lane};
+use crate::order::fold_tree;
 
 /// The scalar type a lane accumulates in: `f32` or `f64`.
 pub trait Float:
@@ -475,69 +476,4 @@ pub(crate) fn sign<F: Float>(x: F) -> F {
 #[inline(always)]
 pub(crate) fn where_positive<F: Float>(m: F, value: F) -> F {
     if m <= F::ZERO { F::ZERO } else { value }
-}
-
-/// The fixed lane-folding tree: with `w` = L/2, L/4, ..., 1, lane `i`
-/// becomes lane `i` + lane `i + w` for every `i < w`; the result is lane 0.
-/// `lanes.len()` must be a power of two.
-///
-/// The tree gives the same bits for the lanes rotated by any amount: at
-/// width `w` it adds the lanes that are `w` apart modulo `2w`, which are the
-/// same two values in either order, and addition commutes. The kernel body
-/// relies on this to fold its framed rows without rotating them back.
-#[inline(always)]
-pub(crate) fn fold_tree(lanes: &mut [f64]) -> f64 {
-    debug_assert!(lanes.len().is_power_of_two());
-    let mut w = lanes.len() / 2;
-    while w >= 1 {
-        let (low, high) = lanes.split_at_mut(w);
-        for (l, h) in low.iter_mut().zip(&high[..w]) {
-            *l += *h;
-        }
-        w /= 2;
-    }
-    lanes[0]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fold_tree;
-
-    /// The property the kernel body's framing relies on: folding lanes
-    /// rotated by any amount gives the same bits.
-    #[test]
-    fn fold_tree_is_rotation_invariant() {
-        let mut state = 0x1234_5678_9abc_def1u64;
-        let mut order_mattered = 0;
-        for len in [1usize, 2, 4, 8, 16, 32] {
-            for _ in 0..200 {
-                let lanes: Vec<f64> = (0..len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        // Wide exponents, so that the order of additions matters.
-                        f64::from((state >> 40) as u32) * 2f64.powi((state % 60) as i32 - 30)
-                    })
-                    .collect();
-                let expected = fold_tree(&mut lanes.clone()).to_bits();
-                for rotation in 0..len {
-                    let mut rotated = lanes.clone();
-                    rotated.rotate_left(rotation);
-                    assert_eq!(
-                        fold_tree(&mut rotated).to_bits(),
-                        expected,
-                        "len {len} rotation {rotation}"
-                    );
-                }
-                // A different order would differ: the data can tell orders apart.
-                let sequential: f64 = lanes.iter().sum();
-                order_mattered += usize::from(sequential.to_bits() != expected);
-            }
-        }
-        assert!(
-            order_mattered > 100,
-            "the test data must be sensitive to the order of additions"
-        );
-    }
 }

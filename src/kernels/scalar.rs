@@ -4,11 +4,11 @@
 //! oracle of the tests. It is written for obviousness, not speed.
 
 use super::Totals;
-use super::body::block_len;
-use super::lanes::{Float, MAX_LANES, UNFUSED_SQUARES, fold_tree};
+use super::lanes::{Float, MAX_LANES, UNFUSED_SQUARES};
 use super::ops::Rows;
 use crate::element::Lane;
 use crate::element::sealed::Sealed;
+use crate::order::{block_len, fold_tree};
 
 /// Runs `rows` element by element and reduces what it returns: Σ|v| if
 /// `ABS`, Σv² if `SQ`, and the zeros if the pass counts them.

@@ -327,7 +327,7 @@ impl HalfIo<half::f16> for __m256 {
 }
 
 /// The fixed tree over four `f64` lanes: lane i + lane i + 2, then lane 0 +
-/// lane 1 ([`fold_tree`](crate::kernels::lanes::fold_tree)'s additions).
+/// lane 1 ([`fold_tree`](crate::order::fold_tree)'s additions).
 ///
 /// # Safety
 /// The CPU must have AVX.
