@@ -10,7 +10,6 @@ use crate::kernels::{self, Item, Sums, Tier, Totals, Work};
 use crate::order::{canonical_nan, left_chunks, super_len};
 use crate::parallel::Par;
 
-
 /// Which sums a pass reduces; the others are returned as `0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {

@@ -64,8 +64,8 @@ use crate::error::Error;
 use crate::exec::Exec;
 use crate::kernels::ops::{Read, Rows};
 use crate::kernels::{Sums, Tier};
-use crate::parallel::Par;
 use crate::order::{left_chunks, super_len};
+use crate::parallel::Par;
 use crate::reduce::{self, Which, canonical_nan_sums};
 use crate::tensors::check_lengths;
 
