@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::exec::Exec;
 use crate::kernels::ops::{Read, Scale, coefficient};
 use crate::reduce::{self, Which};
-use crate::tensors::{collect_items, with_mut_slices};
+use crate::tensors::with_mut_slices;
 
 /// Clips gradients by their global L2 norm, as PyTorch's
 /// `clip_grad_norm_`: the total norm `‖g‖ = √(Σ over all tensors of Σg²)`
@@ -191,28 +191,5 @@ impl ClipGradNorm {
             reduce::run_model(passes, Which::Neither, tier, par);
         }
         Ok(total)
-    }
-}
-
-impl Exec {
-    /// The L2 norm `√Σx²` of every tensor, in one call (PyTorch's
-    /// `_foreach_norm`): small tensors batched, large ones split.
-    ///
-    /// ```
-    /// let norms = regnorm::Exec::new().tensor_norms(&[vec![3.0f32, 4.0], vec![], vec![-2.0]]);
-    /// assert_eq!(norms, vec![5.0, 0.0, 2.0]);
-    /// ```
-    pub fn tensor_norms<T, I>(&self, tensors: I) -> Vec<f64>
-    where
-        T: Element,
-        I: IntoIterator,
-        I::Item: AsRef<[T]>,
-    {
-        // One `as_ref` per item: `run_model` iterates once.
-        let items = collect_items(tensors);
-        let reads = items.iter().map(|t| Read(t.as_ref()));
-        reduce::run_model(reads, Which::Sq, self.tier(), self.par())
-            .map(|t| t.sums.sq.sqrt())
-            .collect()
     }
 }

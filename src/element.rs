@@ -2,18 +2,14 @@
 //!
 //! [`Element`] is sealed: it is implemented for [`f32`], [`f64`] and (feature
 //! `half`) `bf16` and `f16`, and its hidden part names, for each element
-//! type, the lane type it accumulates in and the vector types each kernel
-//! tier uses. The half types use `f32` lanes and the `f32` registers of each
-//! tier behind a widening load and a narrowing store
-//! (`kernels/widened.rs`); code that calls `sum_abs(&x)` or
-//! `L1::penalty(&x)` does not change.
+//! type, the lane type it accumulates in and its lane count. Which
+//! registers each kernel tier uses for it is the kernels' business
+//! ([`crate::kernels::TierLanes`]). The half types use `f32` lanes.
 
 use core::fmt::Debug;
 
-use crate::kernels::lanes::{Float, Group};
-use crate::kernels::portable;
-#[cfg(target_arch = "x86_64")]
-use crate::kernels::x86_64;
+use crate::kernels::TierLanes;
+use crate::kernels::lanes::Float;
 
 /// A floating-point type whose slices regnorm can reduce: [`f32`], [`f64`],
 /// and with the `half` feature (on by default) [`half::bf16`] and
@@ -32,7 +28,10 @@ use crate::kernels::x86_64;
 /// assert_eq!(l1_of(&[1.0f32, -2.0]), 3.0);
 /// assert_eq!(l1_of(&[1.0f64, -2.0]), 3.0);
 /// ```
-pub trait Element: sealed::Sealed + Copy + Debug + PartialEq + Send + Sync + 'static {}
+pub trait Element:
+    sealed::Sealed + TierLanes + Copy + Debug + PartialEq + Send + Sync + 'static
+{
+}
 
 impl Element for f32 {}
 impl Element for f64 {}
@@ -64,15 +63,6 @@ pub(crate) mod sealed {
         fn to_lane(self) -> Self::Lane;
         /// A lane value stored as an element (exact for `f32` and `f64`).
         fn from_lane(v: Self::Lane) -> Self;
-
-        /// `L` lanes as `wide` vectors: the portable tier.
-        type Portable: Group<Elem = Self>;
-        /// `L` lanes as 256-bit AVX registers.
-        #[cfg(target_arch = "x86_64")]
-        type Avx: Group<Elem = Self>;
-        /// `L` lanes as 512-bit AVX-512F registers.
-        #[cfg(target_arch = "x86_64")]
-        type Avx512: Group<Elem = Self>;
     }
 
     impl Sealed for f32 {
@@ -87,11 +77,6 @@ pub(crate) mod sealed {
         fn from_lane(v: f32) -> f32 {
             v
         }
-        type Portable = portable::F32Lanes;
-        #[cfg(target_arch = "x86_64")]
-        type Avx = x86_64::AvxF32;
-        #[cfg(target_arch = "x86_64")]
-        type Avx512 = x86_64::Avx512F32;
     }
 
     impl Sealed for f64 {
@@ -106,11 +91,6 @@ pub(crate) mod sealed {
         fn from_lane(v: f64) -> f64 {
             v
         }
-        type Portable = portable::F64Lanes;
-        #[cfg(target_arch = "x86_64")]
-        type Avx = x86_64::AvxF64;
-        #[cfg(target_arch = "x86_64")]
-        type Avx512 = x86_64::Avx512F64;
     }
 
     /// `bf16` and `f16`: `f32` lanes, widened exactly and narrowed with
@@ -132,11 +112,6 @@ pub(crate) mod sealed {
                 fn from_lane(v: f32) -> $t {
                     <$t>::from_f32(v)
                 }
-                type Portable = portable::HalfLanes<$t>;
-                #[cfg(target_arch = "x86_64")]
-                type Avx = x86_64::AvxHalf<$t>;
-                #[cfg(target_arch = "x86_64")]
-                type Avx512 = x86_64::Avx512Half<$t>;
             }
         };
     }

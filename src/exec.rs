@@ -1,10 +1,13 @@
-//! How a call runs: which kernel tier, and whether it may use threads.
+//! How a call runs: which kernel tier, and whether it may use threads; and
+//! every method of [`Exec`], the reductions a caller runs through it.
 
 use crate::element::Element;
 use crate::error::Error;
+use crate::kernels::ops::Read;
 use crate::kernels::{Sums, Tier};
 use crate::parallel::Par;
 use crate::reduce::{self, Which};
+use crate::shard::{Layout, Partial, Piece, partial_of};
 use crate::tensors::collect_items;
 
 /// How regnorm runs a call: the kernel tier, and whether large inputs are
@@ -199,5 +202,102 @@ impl Exec {
         } else {
             Par::Sequential
         }
+    }
+}
+
+// Whole models: per-tensor norms.
+impl Exec {
+    /// The L2 norm `√Σx²` of every tensor, in one call (PyTorch's
+    /// `_foreach_norm`): small tensors batched, large ones split.
+    ///
+    /// ```
+    /// let norms = regnorm::Exec::new().tensor_norms(&[vec![3.0f32, 4.0], vec![], vec![-2.0]]);
+    /// assert_eq!(norms, vec![5.0, 0.0, 2.0]);
+    /// ```
+    pub fn tensor_norms<T, I>(&self, tensors: I) -> Vec<f64>
+    where
+        T: Element,
+        I: IntoIterator,
+        I::Item: AsRef<[T]>,
+    {
+        // One `as_ref` per item: `run_model` iterates once.
+        let items = collect_items(tensors);
+        let reads = items.iter().map(|t| Read(t.as_ref()));
+        reduce::run_model(reads, Which::Sq, self.tier(), self.par())
+            .map(|t| t.sums.sq.sqrt())
+            .collect()
+    }
+}
+
+// Sharded models: a rank's partial sums (see `crate::shard`).
+impl Exec {
+    pub(crate) fn partial<T: Element, S: AsRef<[T]>>(
+        &self,
+        layout: &Layout<T>,
+        pieces: &[Piece<S>],
+        which: Which,
+    ) -> Partial {
+        let reads = pieces
+            .iter()
+            .map(|p| (p.tensor, p.offset, Read(p.data.as_ref())))
+            .collect();
+        partial_of(layout, reads, which, self.tier(), self.par())
+    }
+
+    /// Σ|w| and Σw² of a rank's pieces as a [`Partial`] (one pass over
+    /// memory); a bad piece is recorded in it (see the [`shard`](crate::shard)
+    /// docs).
+    ///
+    /// ```
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// let w = vec![-1.0f32; 50_000];
+    /// let layout = Layout::<f32>::new([w.len()]);
+    /// let parts: Vec<Partial> = layout.split(0, 3)?.into_iter()
+    ///     .map(|r| regnorm::Exec::new().partial_sums(&layout, &[Piece::new(0, r.start, &w[r])]))
+    ///     .collect();
+    /// assert_eq!(Partial::merge(&layout, &parts)?.total, regnorm::sums(&w));
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    pub fn partial_sums<T: Element, S: AsRef<[T]>>(
+        &self,
+        layout: &Layout<T>,
+        pieces: &[Piece<S>],
+    ) -> Partial {
+        self.partial(layout, pieces, Which::Both)
+    }
+
+    /// Σ|w| alone of a rank's pieces as a [`Partial`] (`sq` is `0`).
+    ///
+    /// ```
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// let layout = Layout::<f64>::new([2]);
+    /// let part = regnorm::Exec::new().partial_sum_abs(&layout, &[Piece::new(0, 0, &[1.0, -2.0][..])]);
+    /// assert_eq!(Partial::merge(&layout, &[part])?.total.abs, 3.0);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    pub fn partial_sum_abs<T: Element, S: AsRef<[T]>>(
+        &self,
+        layout: &Layout<T>,
+        pieces: &[Piece<S>],
+    ) -> Partial {
+        self.partial(layout, pieces, Which::Abs)
+    }
+
+    /// Σw² alone of a rank's pieces as a [`Partial`] (`abs` is `0`): what
+    /// a global gradient norm and per-tensor norms need.
+    ///
+    /// ```
+    /// use regnorm::shard::{Layout, Partial, Piece};
+    /// let layout = Layout::<f64>::new([2]);
+    /// let part = regnorm::Exec::new().partial_sum_sq(&layout, &[Piece::new(0, 0, &[3.0, -4.0][..])]);
+    /// assert_eq!(Partial::merge(&layout, &[part])?.total.sq.sqrt(), 5.0);
+    /// # Ok::<(), regnorm::Error>(())
+    /// ```
+    pub fn partial_sum_sq<T: Element, S: AsRef<[T]>>(
+        &self,
+        layout: &Layout<T>,
+        pieces: &[Piece<S>],
+    ) -> Partial {
+        self.partial(layout, pieces, Which::Sq)
     }
 }

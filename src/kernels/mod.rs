@@ -32,7 +32,58 @@ use core::ops::Add;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::element::sealed::Sealed;
+use lanes::Group;
 use ops::Rows;
+
+/// The element × tier map: the registers that hold the `L` lanes of an
+/// element type on each vector tier. Sealed with [`crate::Element`], whose
+/// supertrait it is; implemented for every element type here, beside the
+/// tiers, so that `element.rs` names no tier.
+pub trait TierLanes: Sealed {
+    /// `L` lanes as `wide` vectors: the portable tier.
+    type Portable: Group<Elem = Self>;
+    /// `L` lanes as 256-bit AVX registers.
+    #[cfg(target_arch = "x86_64")]
+    type Avx: Group<Elem = Self>;
+    /// `L` lanes as 512-bit AVX-512F registers.
+    #[cfg(target_arch = "x86_64")]
+    type Avx512: Group<Elem = Self>;
+}
+
+impl TierLanes for f32 {
+    type Portable = portable::F32Lanes;
+    #[cfg(target_arch = "x86_64")]
+    type Avx = x86_64::AvxF32;
+    #[cfg(target_arch = "x86_64")]
+    type Avx512 = x86_64::Avx512F32;
+}
+
+impl TierLanes for f64 {
+    type Portable = portable::F64Lanes;
+    #[cfg(target_arch = "x86_64")]
+    type Avx = x86_64::AvxF64;
+    #[cfg(target_arch = "x86_64")]
+    type Avx512 = x86_64::Avx512F64;
+}
+
+/// `bf16` and `f16`: the `f32` registers of each tier behind a widening
+/// load and a narrowing store (`widened.rs`).
+#[cfg(feature = "half")]
+macro_rules! half_tier_lanes {
+    ($t:ty) => {
+        impl TierLanes for $t {
+            type Portable = portable::HalfLanes<$t>;
+            #[cfg(target_arch = "x86_64")]
+            type Avx = x86_64::AvxHalf<$t>;
+            #[cfg(target_arch = "x86_64")]
+            type Avx512 = x86_64::Avx512Half<$t>;
+        }
+    };
+}
+#[cfg(feature = "half")]
+half_tier_lanes!(half::bf16);
+#[cfg(feature = "half")]
+half_tier_lanes!(half::f16);
 
 /// The two sums regnorm reduces a slice to, carried in `f64`.
 ///
@@ -333,7 +384,7 @@ pub(crate) fn run<R: Rows, const ABS: bool, const SQ: bool>(
             // SAFETY: the portable tier uses only instructions of the build
             // target, which every CPU running this binary has.
             unsafe {
-                body::run::<<R::Elem as Sealed>::Portable, R, ABS, SQ>(rows, stream, chunk, out)
+                body::run::<<R::Elem as TierLanes>::Portable, R, ABS, SQ>(rows, stream, chunk, out)
             }
         }),
     }

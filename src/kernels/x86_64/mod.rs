@@ -49,7 +49,7 @@ pub(crate) unsafe fn avx_run<R: Rows, const ABS: bool, const SQ: bool>(
             // otherwise pay a call each). SAFETY: the features are enabled
             // here (the closure inherits them) and guaranteed by the caller.
             unsafe {
-                body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx, R, ABS, SQ>(
+                body::run::<<R::Elem as crate::kernels::TierLanes>::Avx, R, ABS, SQ>(
                     rows, stream, chunk, out,
                 )
             }
@@ -74,7 +74,7 @@ pub(crate) unsafe fn avx512_run<R: Rows, const ABS: bool, const SQ: bool>(
             // otherwise pay a call each). SAFETY: the features are enabled
             // here (the closure inherits them) and guaranteed by the caller.
             unsafe {
-                body::run::<<R::Elem as crate::element::sealed::Sealed>::Avx512, R, ABS, SQ>(
+                body::run::<<R::Elem as crate::kernels::TierLanes>::Avx512, R, ABS, SQ>(
                     rows, stream, chunk, out,
                 )
             }
