@@ -1,4 +1,54 @@
-#![doc = include_str!("../README.md")]
+//! SIMD-optimized, multi-threaded, bitwise-reproducible kernels for L1 and
+//! L2 regularization: `Σ|w|` and `Σw²` over one tensor or a whole model, the
+//! penalties built on them (L1 = `λ·Σ|w|`, L2 = `λ·Σw²`, no ½; ElasticNet as
+//! scikit-learn), their gradients, proximal steps, decoupled weight decay and
+//! global-norm clipping, for `f32`, `f64`, `bf16` and `f16`.
+//!
+//! ```
+//! use regnorm::{ClipGradNorm, L1, L2, Regularizer};
+//!
+//! // A model is any list of tensors: &[&[f32]], &[Vec<f32>], an iterator of slices.
+//! let params = vec![vec![0.5f32; 3 * 3 * 64], vec![-0.25; 64]];
+//! let mut grads = vec![vec![0.0f32; 3 * 3 * 64], vec![0.0; 64]];
+//!
+//! let l2 = L2::new(1e-4)?;
+//! let penalty = l2.penalty_model(&params);
+//! // Penalty and gradient (g += 2λw) in one pass over memory, same bits.
+//! assert_eq!(l2.penalty_and_gradient_model(&params, &mut grads)?, penalty);
+//! // PyTorch's clip_grad_norm_: returns the norm before clipping.
+//! let norm = ClipGradNorm::new(1.0)?.clip_model(&mut grads)?;
+//! // Soft-thresholding, with exact zeros.
+//! let step = L1::new(0.1)?.prox_step_model(&mut grads, 1.0)?;
+//! assert_eq!(step.zeros, grads.iter().map(Vec::len).sum::<usize>());
+//! // The reductions themselves, results in f64.
+//! assert_eq!(regnorm::sum_sq(&[3.0f64, 4.0]), 25.0);
+//! // Bad arguments are errors, never panics; mismatched shapes write nothing.
+//! assert!(L1::new(-1.0).is_err());
+//! assert!(l2.add_gradient_model(&params, &mut grads[..1]).is_err());
+//! # let _ = norm;
+//! # Ok::<(), regnorm::Error>(())
+//! ```
+//!
+//! What you can rely on:
+//!
+//! * **One order, the same bits everywhere.** Every result is defined by
+//!   the canonical summation order ([`order`]), which every kernel tier
+//!   (scalar, portable `wide`/NEON, AVX2+FMA, AVX-512), thread count, MPI
+//!   rank count (`regnorm-mpi`, over [`shard`]) and CPU architecture
+//!   computes exactly, with a stated error bound
+//!   ([`relative_error_bound`]) and documented NaN, infinity and range
+//!   rules.
+//! * **Speed in a plain build.** The CPU is examined once and the best tier
+//!   runs; [`Exec`] pins a tier or keeps a call on one thread.
+//! * **A guest in your process.** Threads are limited by
+//!   [`set_num_threads`] or `REGNORM_NUM_THREADS`; rayon's global pool is
+//!   never created; fork is safe ("Threads" below).
+//! * **No panics, no UB** from safe code, including containers whose
+//!   `AsRef`/`AsMut` lie; bad input is an [`Error`].
+//!
+//! Features: `rayon` (default: threads; without it every call runs on its
+//! calling thread), `half` (default: `bf16` and `f16`). The repository's
+//! README has the benchmarks, the examples and how to run the tests.
 //!
 //! # The canonical summation order
 //!
@@ -72,6 +122,8 @@
 //! slice: tails are read with masked loads (AVX, AVX-512) or copied (portable).
 
 #![warn(missing_docs)]
+// The README's examples run as doctests too.
+#![cfg_attr(doctest, doc = include_str!("../README.md"))]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
