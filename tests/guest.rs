@@ -200,7 +200,13 @@ fn child() {
                 // CPU widens back when it next runs), then fork.
                 std::thread::sleep(Duration::from_millis(50));
                 let before = helpers();
-                // SAFETY: the child only computes, checks and _exits.
+                // SAFETY: fork itself has no preconditions. What the child
+                // may then do is the question: POSIX allows only
+                // async-signal-safe calls after forking a multi-threaded
+                // process, and the child allocates and starts threads. That
+                // is exactly the use regnorm must survive; glibc (this
+                // test's target) resets its allocator's locks in the child,
+                // and the child never unwinds: it _exits.
                 let pid = unsafe { libc::fork() };
                 assert!(pid >= 0);
                 if pid == 0 {
@@ -230,7 +236,7 @@ fn child() {
                     }
                 });
                 for _ in 0..20 {
-                    // SAFETY: the child only computes, checks and _exits.
+                    // SAFETY: as for the fork case above.
                     let pid = unsafe { libc::fork() };
                     assert!(pid >= 0);
                     if pid == 0 {

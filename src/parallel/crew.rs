@@ -101,8 +101,8 @@ pub(crate) struct Helper {
     /// starts it, before that poster's first POSTED store.
     thread: UnsafeCell<Option<Thread>>,
     /// The parked poster, to unpark at DONE: written by the poster before
-    /// it moves RUNNING to WAITING; read by the helper after it swaps
-    /// WAITING for DONE.
+    /// it moves RUNNING to WAITING; taken by the helper while the state is
+    /// WAITING, before it stores DONE.
     waiter: UnsafeCell<Option<Thread>>,
     /// Where it runs: kept off the CPU of the thread that posts to it. Its
     /// CPU field sits in the first cache line, with the hand-off's fields.
@@ -113,15 +113,15 @@ pub(crate) struct Helper {
 const _: () = assert!(std::mem::offset_of!(Helper, placement) + super::placement::CPU_OFFSET < 64);
 
 // SAFETY: the `UnsafeCell` fields are each owned by one side at a time,
-// handed over by the acquire/release operations on `reserved` and `state`:
-// `thread` by the reservation (and `thread` is published to
-// the helper by the POSTED store); `job` is written by the reserving poster
-// while the state is IDLE and read by the helper after its acquiring
-// POSTED → RUNNING exchange; `waiter` is written by the poster before its
-// release RUNNING → WAITING exchange and read by the helper after its
-// acquiring swap to DONE. The poster touches neither again until it has
-// seen DONE (acquire) or taken the job back with its own exchange from
-// POSTED.
+// handed over by the acquire/release operations on `reserved` and `state`.
+// `thread` is touched only by the poster holding the reservation (the
+// helper never reads it). `job` is written by the reserving poster while
+// the state is IDLE and read by the helper after its acquiring POSTED →
+// RUNNING exchange. `waiter` is written by the poster before its release
+// RUNNING → WAITING exchange and taken by the helper after it has acquired
+// WAITING, before its release store of DONE. The poster touches `job` and
+// `waiter` again only after it has seen DONE (acquire) or taken the job
+// back with its own exchange from POSTED.
 unsafe impl Sync for Helper {}
 
 impl Helper {
@@ -166,12 +166,22 @@ impl Helper {
             // until it sees DONE (see `join`).
             unsafe { (job.run)(job.data) };
         }
-        if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
-            // SAFETY: the poster wrote `waiter` before its release exchange
-            // to WAITING, which our acquire swap saw, and reads it again
-            // only after it has seen DONE. Cloned out first: once it sees
-            // DONE the poster may clear it.
-            let waiter = unsafe { (*self.waiter.get()).clone() };
+        // Done: RUNNING → DONE, unless the poster has parked (WAITING). Then
+        // its thread is taken out of `waiter` *before* DONE is published:
+        // once the poster sees DONE it clears `waiter`, so reading it after
+        // the store would race with that write.
+        if self
+            .state
+            .compare_exchange(RUNNING, DONE, Ordering::Release, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: the state is WAITING (the only other state a poster
+            // can move RUNNING to), so the poster wrote `waiter` before its
+            // release exchange to WAITING, which our failed exchange
+            // acquired, and it does not touch `waiter` until it sees DONE,
+            // which we store only below.
+            let waiter = unsafe { (*self.waiter.get()).take() };
+            self.state.store(DONE, Ordering::Release);
             if let Some(w) = waiter {
                 w.unpark();
             }
@@ -274,8 +284,9 @@ impl Helper {
         if self.state.load(Ordering::Acquire) == DONE {
             return;
         }
-        // SAFETY: the helper reads `waiter` only after swapping WAITING for
-        // DONE, and the state is not WAITING yet.
+        // SAFETY: the helper touches `waiter` only while the state is
+        // WAITING, and it is not WAITING yet (only this thread moves it
+        // there, just below).
         unsafe { *self.waiter.get() = Some(thread::current()) };
         if self
             .state
@@ -347,6 +358,13 @@ mod fork {
         GENERATION.load(Ordering::Acquire)
     }
 
+    /// Registers the child handler before this thread may make or use a
+    /// set of mailboxes. `REGISTERED` is set only after a registration has
+    /// returned, so a set of mailboxes exists only once a handler does, and
+    /// a fork after that always bumps the child's generation. Threads that
+    /// race here may each register one (each then bumps the generation;
+    /// only its change matters), and nobody waits on anybody: a fork at any
+    /// moment leaves nothing for the child to wait on.
     #[cfg(all(unix, not(miri), not(loom)))]
     fn register() {
         static REGISTERED: AtomicBool = AtomicBool::new(false);
@@ -354,14 +372,11 @@ mod fork {
             // Async-signal-safe: one atomic add.
             GENERATION.fetch_add(1, Ordering::AcqRel);
         }
-        if !REGISTERED.load(Ordering::Relaxed)
-            && REGISTERED
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
+        if !REGISTERED.load(Ordering::Acquire) {
             // SAFETY: registers a handler that only touches an atomic; no
             // other preconditions.
             unsafe { libc::pthread_atfork(None, None, Some(child)) };
+            REGISTERED.store(true, Ordering::Release);
         }
     }
 
