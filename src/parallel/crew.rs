@@ -32,10 +32,9 @@
 //! cargo test --release --lib loom` model-checks the mailbox protocol
 //! (post, run, take back, wait and park) over every interleaving.
 
-use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
 
-use self::sync::{AtomicBool, AtomicU8, Ordering, Thread, thread};
+use self::sync::{AtomicBool, AtomicU8, Ordering, Thread, UnsafeCell, thread};
 use super::placement::Placement;
 #[cfg(not(loom))]
 use std::time::{Duration, Instant};
@@ -44,6 +43,8 @@ use std::time::{Duration, Instant};
 /// them under `--cfg loom`.
 pub(crate) mod sync {
     #[cfg(loom)]
+    pub(crate) use loom::cell::UnsafeCell;
+    #[cfg(loom)]
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
     #[cfg(loom)]
     pub(crate) use loom::thread::{self, Thread};
@@ -51,6 +52,26 @@ pub(crate) mod sync {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
     #[cfg(not(loom))]
     pub(crate) use std::thread::{self, Thread};
+
+    /// `std`'s `UnsafeCell` behind loom's interface (`with`, `with_mut`),
+    /// so that under loom every access to a cell is checked for races.
+    #[cfg(not(loom))]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    #[cfg(not(loom))]
+    impl<T> UnsafeCell<T> {
+        pub(crate) fn new(v: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(v))
+        }
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
 }
 
 /// How long a helper keeps polling for work after its last job before it
@@ -160,7 +181,7 @@ impl Helper {
         // SAFETY: we moved POSTED to RUNNING, so the poster wrote `job`
         // before its release store of POSTED, which our acquire saw, and it
         // will not touch it until DONE.
-        let job = unsafe { *self.job.get() };
+        let job = self.job.with(|j| unsafe { *j });
         if let Some(job) = job {
             // SAFETY: the poster keeps the job alive and does not return
             // until it sees DONE (see `join`).
@@ -180,7 +201,7 @@ impl Helper {
             // release exchange to WAITING, which our failed exchange
             // acquired, and it does not touch `waiter` until it sees DONE,
             // which we store only below.
-            let waiter = unsafe { (*self.waiter.get()).take() };
+            let waiter = self.waiter.with_mut(|w| unsafe { (*w).take() });
             self.state.store(DONE, Ordering::Release);
             if let Some(w) = waiter {
                 w.unpark();
@@ -234,14 +255,16 @@ impl Helper {
     pub(crate) unsafe fn post(&self, job: JobRef) {
         // SAFETY: reserved and IDLE (the caller's contract): the helper
         // does not read `job` until the POSTED store below.
-        unsafe { *self.job.get() = Some(job) };
+        self.job.with_mut(|j| unsafe { *j = Some(job) });
         self.state.store(POSTED, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
-            // SAFETY: `thread` is written only under the reservation, which
-            // we hold.
-            if let Some(t) = unsafe { &*self.thread.get() } {
-                t.unpark();
-            }
+            self.thread.with(|t| {
+                // SAFETY: `thread` is touched only under the reservation,
+                // which we hold.
+                if let Some(t) = unsafe { &*t } {
+                    t.unpark();
+                }
+            });
         }
     }
 
@@ -259,10 +282,9 @@ impl Helper {
         }
         // SAFETY: IDLE and still reserved by us: the helper reads neither
         // `job` nor `waiter` again.
-        unsafe {
-            *self.job.get() = None;
-            *self.waiter.get() = None;
-        }
+        self.job.with_mut(|j| unsafe { *j = None });
+        // SAFETY: as above.
+        self.waiter.with_mut(|w| unsafe { *w = None });
         self.reserved.store(false, Ordering::Release);
         taken_back
     }
@@ -287,7 +309,8 @@ impl Helper {
         // SAFETY: the helper touches `waiter` only while the state is
         // WAITING, and it is not WAITING yet (only this thread moves it
         // there, just below).
-        unsafe { *self.waiter.get() = Some(thread::current()) };
+        self.waiter
+            .with_mut(|w| unsafe { *w = Some(thread::current()) });
         if self
             .state
             .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)
@@ -403,7 +426,9 @@ fn ensure_started(helper: &'static Helper) -> bool {
         Ok(handle) => {
             // SAFETY: `thread` belongs to the reservation's holder, us; the
             // helper does not read it (only posters unpark).
-            unsafe { *helper.thread.get() = Some(handle.thread().clone()) };
+            helper
+                .thread
+                .with_mut(|t| unsafe { *t = Some(handle.thread().clone()) });
             helper.started.store(true, Ordering::Relaxed);
             true
         }
@@ -445,11 +470,11 @@ impl<F: FnOnce() -> R + Send, R: Send> StackJob<F, R> {
         // SAFETY: the caller's contract.
         let job = unsafe { &*data.cast::<StackJob<F, R>>() };
         // SAFETY: exclusive access (the caller's contract).
-        let f = unsafe { (*job.f.get()).take() };
+        let f = job.f.with_mut(|f| unsafe { (*f).take() });
         if let Some(f) = f {
             let result = panic::catch_unwind(AssertUnwindSafe(f));
             // SAFETY: exclusive access (the caller's contract).
-            unsafe { *job.result.get() = Some(result) };
+            job.result.with_mut(|r| unsafe { *r = Some(result) });
         }
     }
 
@@ -460,12 +485,14 @@ impl<F: FnOnce() -> R + Send, R: Send> StackJob<F, R> {
     /// The job has been settled ([`Helper::settle`] returned `taken_back`):
     /// no other thread touches it any more.
     pub(crate) unsafe fn into_result(self, taken_back: bool) -> R {
-        let StackJob { f, result } = self;
         if taken_back {
-            let f = f.into_inner().expect("a job taken back has its closure");
-            return f();
+            // SAFETY: settled (the caller's contract): no other thread
+            // touches the job.
+            let f = self.f.with_mut(|f| unsafe { (*f).take() });
+            return f.expect("a job taken back has its closure")();
         }
-        match result.into_inner() {
+        // SAFETY: as above.
+        match self.result.with_mut(|r| unsafe { (*r).take() }) {
             Some(Ok(r)) => r,
             Some(Err(payload)) => panic::resume_unwind(payload),
             None => unreachable!("a job that was run has its result"),
@@ -653,7 +680,7 @@ mod loom_tests {
             let h = helper.clone();
             assert!(helper.reserve());
             // SAFETY: only the reservation's holder writes `thread`.
-            unsafe { *helper.thread.get() = None };
+            helper.thread.with_mut(|t| unsafe { *t = None });
             let worker = loom::thread::spawn(move || {
                 if !h.try_run() && helper_polls_first {
                     h.try_run();
