@@ -2,7 +2,7 @@
 //! tier, the dispatched call, the parallel path (called from outside any
 //! pool, and from a worker of the global pool), and the peers a user would
 //! otherwise call (naive iterators, faer, ndarray, nalgebra, and OpenBLAS
-//! with `--features openblas`), on the same buffers, for f32 and f64; and
+//! with `--features regnorm-support/openblas`), on the same buffers, for f32 and f64; and
 //! for bf16 and f16 (fewer sizes, the dispatched and parallel calls) against
 //! the plain widening iterator and `half`'s conversion to `f32` followed by
 //! the f32 peers.
@@ -15,14 +15,12 @@
 //! `cargo bench --bench kernels` runs them all (about 15 minutes);
 //! `cargo bench --bench kernels -- 'sum_abs/f32'` a subset.
 
-mod common;
-
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::peers::PeerFloat;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regnorm::{Element, Exec, Tier};
+use regnorm_support::peers::PeerFloat;
 
 const SIZES: [usize; 5] = [1_000, 16 << 10, 256 << 10, 4 << 20, 64 << 20];
 
@@ -37,7 +35,7 @@ fn bench_type<T: Element + PeerFloat>(
     sizes: &[usize],
     every_tier: bool,
 ) {
-    let data: Vec<T> = common::tensors(&[SIZES[4]], 7)
+    let data: Vec<T> = regnorm_support::tensors(&[SIZES[4]], 7)
         .remove(0)
         .into_iter()
         .map(from_f32)

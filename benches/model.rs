@@ -5,21 +5,19 @@
 //! summed), in GB/s of parameters read; and GPT-2 small in bf16 against
 //! the half peers' loops. `cargo bench --bench model`.
 
-mod common;
-
 use std::hint::black_box;
 use std::time::Duration;
 
-use common::peers::PeerFloat;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regnorm::{Exec, L1, L2, Regularizer};
+use regnorm_support::peers::PeerFloat;
 
 fn models(c: &mut Criterion) {
     for (name, shapes) in [
-        ("resnet18", common::resnet18()),
-        ("gpt2_small", common::gpt2_small()),
+        ("resnet18", regnorm_support::resnet18()),
+        ("gpt2_small", regnorm_support::gpt2_small()),
     ] {
-        let model = common::tensors(&shapes, 5);
+        let model = regnorm_support::tensors(&shapes, 5);
         let bytes = (shapes.iter().sum::<usize>() * 4) as u64;
         for op in ["l1", "l2"] {
             let mut group = c.benchmark_group(format!("model_{op}/{name}"));
@@ -82,8 +80,8 @@ fn peer_loops<T: PeerFloat>(
 /// GPT-2 small in bf16, as models are trained today: regnorm's one call
 /// against the per-tensor loops of the half peers.
 fn gpt2_bf16(c: &mut Criterion) {
-    let shapes = common::gpt2_small();
-    let model: Vec<Vec<half::bf16>> = common::tensors(&shapes, 5)
+    let shapes = regnorm_support::gpt2_small();
+    let model: Vec<Vec<half::bf16>> = regnorm_support::tensors(&shapes, 5)
         .into_iter()
         .map(|t| t.into_iter().map(half::bf16::from_f32).collect())
         .collect();

@@ -12,8 +12,6 @@
 //!
 //! `cargo bench --bench training_step` (about 3 minutes).
 
-mod common;
-
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -24,8 +22,8 @@ use regnorm::{ClipGradNorm, Exec, L1, Regularizer, WeightDecay};
 const N: usize = 64 << 20;
 
 fn elementwise(c: &mut Criterion) {
-    let w: Vec<f32> = common::tensors(&[N], 1).remove(0);
-    let mut g: Vec<f32> = common::tensors(&[N], 2).remove(0);
+    let w: Vec<f32> = regnorm_support::tensors(&[N], 1).remove(0);
+    let mut g: Vec<f32> = regnorm_support::tensors(&[N], 2).remove(0);
     let mut x = w.clone();
     let bytes = size_of_val(&w[..]) as u64;
     let l1 = L1::new(1e-9).unwrap();
@@ -74,11 +72,11 @@ fn elementwise(c: &mut Criterion) {
 
 fn models(c: &mut Criterion) {
     for (name, shapes) in [
-        ("resnet18", common::resnet18()),
-        ("gpt2_small", common::gpt2_small()),
+        ("resnet18", regnorm_support::resnet18()),
+        ("gpt2_small", regnorm_support::gpt2_small()),
     ] {
-        let params = common::tensors(&shapes, 3);
-        let mut grads = common::tensors(&shapes, 4);
+        let params = regnorm_support::tensors(&shapes, 3);
+        let mut grads = regnorm_support::tensors(&shapes, 4);
         let total: usize = shapes.iter().sum();
         let flat: Vec<f32> = grads.concat();
         let bytes = (total * 4) as u64;

@@ -1,7 +1,7 @@
 //! Compare regnorm with the libraries a user would otherwise call, on this
 //! machine, in one run: GB/s of every kernel tier, the dispatched call and
 //! the parallel path against naive iterators, faer, ndarray, nalgebra (and
-//! OpenBLAS with `--features openblas`), as fractions of this machine's
+//! OpenBLAS with `--features regnorm-support/openblas`), as fractions of this machine's
 //! measured read bandwidth and of the best peer; a bit-for-bit check of every
 //! regnorm path; each kernel's error against the exact sum; and an SVG chart.
 //!
@@ -10,11 +10,7 @@
 //! cargo run --release --example compare -- --help
 //! ```
 
-#[path = "chart/mod.rs"]
-mod chart;
-#[path = "../benches/common/mod.rs"]
-mod common;
-
+use regnorm_support::chart;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io::IsTerminal;
@@ -22,16 +18,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::ceiling::{CeilingFloat, Op, SpinPair, ceiling_tiers};
-use common::peers::PeerFloat;
 use regnorm::{Element, Exec, Tier};
+use regnorm_support::ceiling::{CeilingFloat, Op, SpinPair, ceiling_tiers};
+use regnorm_support::peers::PeerFloat;
 
 const HELP: &str = "\
 compare: regnorm against its peers on this machine, with a bit-for-bit check
 
 USAGE:
     cargo run --release --example compare -- [OPTIONS]
-    cargo run --release --features openblas --example compare   # adds OpenBLAS
+    cargo run --release --features regnorm-support/openblas --example compare   # adds OpenBLAS
 
 OPTIONS:
     --sizes N,N,...   element counts (default 1000,16k,256k,4M,64M; k = 2^10, M = 2^20)
@@ -292,7 +288,7 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) -> f64 {
 }
 
 /// The exact Σ|x| or Σx² of the first `n` values, which are multiples of
-/// 2^-23 (`common::tensors`), computed in integers.
+/// 2^-23 (`regnorm_support::tensors`), computed in integers.
 fn exact(op: &str, data: &[f32]) -> f64 {
     // Multiples of 2^-23, or of 2^-24 once rounded to f16 (its subnormals).
     let units = data
@@ -314,7 +310,7 @@ fn progress(msg: &str) {
 fn table<T: Float>(args: &Args, op: &str) -> Table {
     let max = *args.sizes.last().unwrap();
     eprintln!("measuring {op} over {} ...", T::NAME);
-    let data: Vec<T> = common::tensors(&[max], 7)
+    let data: Vec<T> = regnorm_support::tensors(&[max], 7)
         .remove(0)
         .into_iter()
         .map(T::from_f32)
@@ -652,7 +648,7 @@ fn main() -> ExitCode {
             .collect::<Vec<_>>()
             .join(", "),
         Tier::best(),
-        if cfg!(feature = "openblas") {
+        if regnorm_support::peers::OPENBLAS {
             ", OpenBLAS linked"
         } else {
             ""

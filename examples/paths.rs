@@ -9,11 +9,7 @@
 //! cargo run --release --example paths -- --alphas 1,0.1 --csv fits.csv
 //! ```
 
-#[path = "chart/mod.rs"]
-mod chart;
-#[path = "regression/mod.rs"]
-mod regression;
-
+use regnorm_support::{chart, regression};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -251,7 +247,7 @@ fn charts(dir: &std::path::Path, kinds: &[Kind], paths: &[Vec<Fit>]) -> Result<(
         x_label: "α (log scale)".into(),
         y_label: "non-zero coefficients".into(),
         log_x: true,
-        legend: Some(plotters::prelude::SeriesLabelPosition::LowerLeft),
+        legend: Some(chart::LegendPosition::LowerLeft),
         series: kinds
             .iter()
             .zip(paths)

@@ -10,9 +10,7 @@
 //! cargo run --release --example train
 //! ```
 
-#[path = "regression/mod.rs"]
-mod regression;
-
+use regnorm_support::regression;
 use std::time::{Duration, Instant};
 
 use regnorm::{ClipGradNorm, L1, L2, Regularizer};

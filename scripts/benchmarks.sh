@@ -13,7 +13,7 @@ openblas="not installed (peers without OpenBLAS)"
 # Not grep -q: under pipefail, grep quitting at the first match can make
 # ldconfig die of SIGPIPE and the test fail although the library is there.
 if ldconfig -p 2>/dev/null | grep 'libopenblas\.so' >/dev/null; then
-    features=(--features openblas)
+    features=(--features regnorm-support/openblas)
     openblas="$(dpkg-query -W -f='${Package} ${Version}' libopenblas0-pthread 2>/dev/null || echo present)"
 fi
 
@@ -27,15 +27,15 @@ cargo run --release "${features[@]}" --example compare -- --full --out docs/comp
 
 echo "running the speed_of_light example..." >&2
 sol_out=$(mktemp)
-cargo run --release --example speed_of_light >"$sol_out"
+cargo run --release -p regnorm-support --example speed_of_light >"$sol_out"
 
 echo "running the parallel_threshold example..." >&2
 threshold_out=$(mktemp)
-cargo run --release --example parallel_threshold >"$threshold_out"
+cargo run --release -p regnorm-support --example parallel_threshold >"$threshold_out"
 
 echo "running the caller_switch example..." >&2
 switch_out=$(mktemp)
-cargo run --release --example caller_switch >"$switch_out"
+cargo run --release -p regnorm-support --example caller_switch >"$switch_out"
 
 # Sharding cost, when MPI is installed (regnorm-mpi's cost example).
 mpi_out=$(mktemp)
@@ -90,7 +90,7 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo "- OpenBLAS: $openblas; environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-unset}"
     echo "- memory: $(free -g | awk '/Mem:/ {print $2}') GiB; a shared VM, so DRAM bandwidth varies from run to run"
     echo
-    echo "### Speed of light: \`cargo run --release --example speed_of_light\`"
+    echo "### Speed of light: \`cargo run --release -p regnorm-support --example speed_of_light\`"
     echo
     echo "regnorm against hand-written ceilings that ignore order and accuracy (one thread: eight"
     echo "accumulators on the faster of AVX2+FMA and AVX-512; two threads: the caller and a spinning"
@@ -129,14 +129,14 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
         cat "$numpy_out"
         echo
     fi
-    echo "### Parallel thresholds: \`cargo run --release --example parallel_threshold\`"
+    echo "### Parallel thresholds: \`cargo run --release -p regnorm-support --example parallel_threshold\`"
     echo
     echo "Why calls below 256 KiB stay on the calling thread, and that a split call is never slower than"
     echo "one thread: the same input on one thread and split over the caller and regnorm's helper."
     echo
     cat "$threshold_out"
     echo
-    echo "### Calls while the calling thread switches: \`cargo run --release --example caller_switch\`"
+    echo "### Calls while the calling thread switches: \`cargo run --release -p regnorm-support --example caller_switch\`"
     echo
     echo "Batches of 30 back-to-back parallel calls from the main thread, then from a pool worker, then on"
     echo "one thread, repeated; a split call should never be slower than the one-thread call of its round."

@@ -1,9 +1,7 @@
 //! The `paths` example's solver, checked by the optimality conditions of
 //! each problem (computed here from the formulas, not from stored numbers).
 
-#[path = "../examples/regression/mod.rs"]
-mod regression;
-
+use regnorm_support::regression;
 use regression::{Data, Fit, Kind};
 
 /// A tight tolerance, so that the conditions hold to 1e-8.

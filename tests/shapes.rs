@@ -1,7 +1,6 @@
 //! The model shapes the benches and the example use are the real ones.
 
-#[path = "../benches/common/mod.rs"]
-mod shapes;
+use regnorm_support::models as shapes;
 
 #[test]
 fn resnet18_and_gpt2_shapes() {

@@ -67,6 +67,17 @@ proptest! {
         check_all_tiers(&v[offset..]);
     }
 
+}
+
+proptest! {
+    // Each case runs every tier over up to 300,000 elements: 256 cases in a
+    // release build (`.ci/run` runs this file in release), 32 in a debug
+    // build so that a plain `cargo test` stays quick.
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(debug_assertions) { 32 } else { 256 },
+        ..ProptestConfig::default()
+    })]
+
     /// Long inputs cross many blocks and super-chunks.
     #[test]
     fn long_inputs_match(len in 0usize..300_000, offset in 0usize..16, seed in any::<u64>()) {
@@ -108,12 +119,8 @@ fn check_model_all_tiers<T: TestFloat>(tensors: &[(Vec<T>, usize)]) {
 /// super-chunk, above the 8 Ki `f64` one), now and then one of 40,000.
 fn model_strategy<T: TestFloat>() -> impl Strategy<Value = Vec<(Vec<T>, usize)>> {
     let len = prop_oneof![20 => 0usize..300, 5 => 0usize..12_289, 1 => Just(40_000usize)];
-    let tensor = (len, 0usize..16).prop_flat_map(|(len, offset)| {
-        (
-            prop::collection::vec(value::<T>(true), len + offset),
-            Just(offset),
-        )
-    });
+    let tensor = (len, 0usize..16)
+        .prop_flat_map(|(len, offset)| (mixed_vec::<T>(Just(len + offset), true), Just(offset)));
     prop::collection::vec(tensor, 0..40)
 }
 
@@ -133,26 +140,31 @@ proptest! {
 
 /// Every length from 0 to 1,100 at every start alignment, with values that
 /// make any lost or repeated element visible (small powers of two: every
-/// lane sum is exact in f32, so every tier must give the exact sums).
+/// partial sum is exact, so every tier must give the exact sums, and a
+/// plain running sum in `f64` is the exact reference).
 #[test]
 fn every_short_length_and_alignment_is_exact() {
     let v: Vec<f32> = (0..1200)
         .map(|i| (1u32 << (i % 8)) as f32 * if i % 3 == 0 { -1.0 } else { 1.0 })
         .collect();
     let w: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+    let mut execs = tier_execs();
+    execs.push((Tier::Scalar, reference()));
     for offset in 0..16 {
         for len in 0..=1100 {
             let x = &v[offset..offset + len];
-            let exact = exact_sums(x);
-            check_all_tiers(x);
-            assert_eq!(reference().sums(x), exact, "len {len} offset {offset}");
+            let exact = Sums {
+                abs: x.iter().map(|&a| f64::from(a).abs()).sum(),
+                sq: x.iter().map(|&a| f64::from(a) * f64::from(a)).sum(),
+            };
             let y = &w[offset..offset + len];
-            check_all_tiers(y);
-            assert_eq!(
-                reference().sums(y),
-                exact_sums(y),
-                "f64 len {len} offset {offset}"
-            );
+            for (tier, exec) in &execs {
+                assert_eq!(exec.sums(x), exact, "{tier} f32 len {len} offset {offset}");
+                assert_eq!(exec.sums(y), exact, "{tier} f64 len {len} offset {offset}");
+                assert_eq!(exec.sum_abs(x), exact.abs, "{tier} sum_abs len {len}");
+                assert_eq!(exec.sum_sq(y), exact.sq, "{tier} sum_sq len {len}");
+            }
+            assert_eq!(regnorm::sums(x), exact, "dispatched f32 len {len}");
         }
     }
 }

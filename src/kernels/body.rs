@@ -39,7 +39,7 @@ const PREFETCH_AHEAD: usize = 1024;
 /// the register-half fold of `Vector::fold_lanes`, landed beside it, a
 /// model's 41 small ResNet-18 tensors went from 0.91-0.96 to 1.01-1.03 of
 /// the ceiling kernel called per tensor, main thread, in two interleaved
-/// runs of `cargo run --release --example speed_of_light -- quick "small
+/// runs of `cargo run --release -p regnorm-support --example speed_of_light -- quick "small
 /// tensors"` on the Xeon VM of BENCHMARKS.md, 2026-11-28; this change's
 /// own share was not measured apart.)
 const FRAMED_ROWS: usize = 8;

@@ -1,8 +1,7 @@
 //! The examples' model: GPT-2 small's shapes, and which pieces a rank holds.
 #![allow(dead_code)]
 
-#[path = "../../../benches/common/models.rs"]
-pub mod shapes;
+pub use regnorm_support::models as shapes;
 
 use std::ops::Range;
 

@@ -4,8 +4,7 @@
 //! every rank the same error without touching a gradient. Each returns
 //! lines `name value` (the same on every rank) or `FAIL …`.
 
-#[path = "../../../benches/common/models.rs"]
-mod shapes;
+use regnorm_support::models as shapes;
 
 use std::ops::Range;
 

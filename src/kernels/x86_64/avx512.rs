@@ -27,7 +27,7 @@ use crate::kernels::widened::HalfIo;
 /// the input itself: where nothing but `|w|` reads the input after (the L1
 /// gradient's row loop), the compiler takes `|w|` first and overwrites the
 /// input in place, one instruction per register fewer than zeroing a
-/// destination (`cargo run --release --example speed_of_light -- quick
+/// destination (`cargo run --release -p regnorm-support --example speed_of_light -- quick
 /// "f64 penalty_and_gradient"`, five interleaved runs on the Xeon VM of
 /// BENCHMARKS.md, 2026-11-28: L1 at 1,000 elements 0.84-0.95 against
 /// 0.84-0.92 with a zeroed destination; within this VM's noise, kept for

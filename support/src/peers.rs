@@ -16,6 +16,9 @@ use faer::ColRef;
 use nalgebra::DVectorView;
 use ndarray::ArrayView1;
 
+/// Whether the system OpenBLAS is one of the peers (the `openblas` feature).
+pub const OPENBLAS: bool = cfg!(feature = "openblas");
+
 /// One peer's two reductions.
 #[derive(Clone, Copy)]
 pub struct Peer<T: 'static> {

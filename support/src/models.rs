@@ -1,7 +1,4 @@
 //! The parameter shapes of real models, and deterministic values for them.
-//! Shared by the benches, the `compare` example and `regnorm-mpi`'s example,
-//! tests and cost measurement (which include this file by path).
-#![allow(dead_code)]
 
 /// torchvision's ResNet-18: 62 tensors, 11,689,512 values, 41 tensors of at
 /// most 1,024 values (the batch-norm weights and biases, and fc.bias).

@@ -25,7 +25,7 @@ impl Data {
     /// each feature centered and scaled to unit Euclidean norm, as
     /// scikit-learn's `load_diabetes()` does.
     pub fn diabetes() -> Result<Data, String> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/diabetes.csv");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/diabetes.csv");
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
         let mut rows = text.lines();
         rows.next().ok_or("empty data file")?;

@@ -10,7 +10,7 @@
 //! Medians of 9 samples, in µs per call.
 //!
 //! ```sh
-//! cargo run --release --example parallel_threshold
+//! cargo run --release -p regnorm-support --example parallel_threshold
 //! ```
 
 use std::hint::black_box;

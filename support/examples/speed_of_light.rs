@@ -12,21 +12,18 @@
 //! library burns in the second after a burst.
 //!
 //! ```sh
-//! cargo run --release --example speed_of_light            # about five minutes
-//! cargo run --release --example speed_of_light -- quick   # fewer rounds
-//! cargo run --release --example speed_of_light -- "f32 sum" ResNet idle  # only these cases
+//! cargo run --release -p regnorm-support --example speed_of_light            # about five minutes
+//! cargo run --release -p regnorm-support --example speed_of_light -- quick   # fewer rounds
+//! cargo run --release -p regnorm-support --example speed_of_light -- "f32 sum" ResNet idle  # only these cases
 //! ```
 //!
 //! Run it alone: on 2 cores a second busy process ruins every figure.
 
-#[path = "../benches/common/mod.rs"]
-mod common;
-
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::ceiling::{CeilingFloat, Op, SpinPair, ceiling_tiers};
 use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer};
+use regnorm_support::ceiling::{CeilingFloat, Op, SpinPair, ceiling_tiers};
 
 /// Seconds per call over one batch of back-to-back calls (about 2 ms).
 fn batch(bytes: usize, mut f: impl FnMut()) -> f64 {
@@ -167,7 +164,7 @@ fn aligned_in<T>(store: &mut [T], n: usize) -> &mut [T] {
 /// A 64-byte-aligned slice of `n` values in [-1, 1) (the ceilings read the
 /// same slice, so neither pays for cache-line-splitting loads).
 fn aligned<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &[T] {
-    *store = common::tensors(&[n + 16], 7)
+    *store = regnorm_support::tensors(&[n + 16], 7)
         .remove(0)
         .into_iter()
         .map(T::from)
@@ -285,7 +282,7 @@ fn half_types(rounds: usize) {
     println!("\n| half case (same bytes as f32) | bf16 | f16 | f32 | bf16 / f32 | f16 / f32 |");
     println!("|---|---:|---:|---:|---:|---:|");
     for bytes in [4_000usize, 64 << 10, 1 << 20, 4 << 20, 16 << 20] {
-        let data = common::tensors(&[bytes / 2], 9).remove(0);
+        let data = regnorm_support::tensors(&[bytes / 2], 9).remove(0);
         let b: Vec<half::bf16> = data.iter().map(|&v| half::bf16::from_f32(v)).collect();
         let h: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
         let f: Vec<f32> = data[..bytes / 4].to_vec();
@@ -369,13 +366,13 @@ fn main() {
     let l2 = L2::new(1e-4).unwrap();
     let clip = ClipGradNorm::new(f64::MAX).unwrap();
     for (name, shapes) in [
-        ("ResNet-18", common::resnet18()),
-        ("GPT-2 small", common::gpt2_small()),
+        ("ResNet-18", regnorm_support::resnet18()),
+        ("GPT-2 small", regnorm_support::gpt2_small()),
     ] {
         if (quick && name == "GPT-2 small") || !wanted(name) {
             continue;
         }
-        let mut model = common::tensors(&shapes, 3);
+        let mut model = regnorm_support::tensors(&shapes, 3);
         let total: usize = shapes.iter().sum();
         let flat = aligned::<f32>(total, &mut f32s);
         case(&format!("{name} L1 penalty_model"), true, || {
@@ -407,8 +404,8 @@ fn main() {
     // biases): many kernel calls of a few KiB each, in cache, against the
     // one-thread ceiling over a flat buffer of the same number of values.
     for (name, shapes) in [
-        ("ResNet-18", common::resnet18()),
-        ("GPT-2 small", common::gpt2_small()),
+        ("ResNet-18", regnorm_support::resnet18()),
+        ("GPT-2 small", regnorm_support::gpt2_small()),
     ] {
         let small: Vec<usize> = shapes.into_iter().filter(|&n| n <= 4_096).collect();
         let total: usize = small.iter().sum();
@@ -420,7 +417,7 @@ fn main() {
         if !wanted(&what) {
             continue;
         }
-        let model = common::tensors(&small, 5);
+        let model = regnorm_support::tensors(&small, 5);
         let flat = aligned::<f32>(total, &mut f32s);
         let tensors: Vec<&[f32]> = model.iter().map(Vec::as_slice).collect();
         for (ceiling, xs) in [("flat", &[flat][..]), ("per tensor", &tensors[..])] {

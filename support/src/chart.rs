@@ -6,6 +6,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+/// Where a panel's legend goes.
+pub use plotters::prelude::SeriesLabelPosition as LegendPosition;
+
 /// One line of a panel.
 pub struct Series {
     pub name: String,

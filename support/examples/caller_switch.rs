@@ -6,7 +6,7 @@
 //! a split must never be, wherever the scheduler puts the new caller.
 //!
 //! ```text
-//! cargo run --release --example caller_switch [elements, default 1 Mi f32] [rounds, default 40]
+//! cargo run --release -p regnorm-support --example caller_switch [elements, default 1 Mi f32] [rounds, default 40]
 //! ```
 
 use std::hint::black_box;
