@@ -1,6 +1,6 @@
 //! regnorm against this machine's speed of light, in one process: the cases
-//! of the speed issue, each as a fraction of the one-thread ceiling (eight
-//! accumulators on the best of AVX2+FMA and AVX-512) below 1 MiB of input
+//! of the speed issue, each as a fraction of the one-thread ceiling (the
+//! fastest of the ceiling kernels, `regnorm_support::ceiling`) below 1 MiB of input
 //! and of the two-thread ceiling (a spinning worker) from 1 MiB up; regnorm
 //! called back-to-back from the main thread and from a worker of a 2-thread
 //! rayon pool (each thread's calls against the one-thread ceiling timed on
@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer};
-use regnorm_support::ceiling::{CeilingFloat, Op, SpinPair, ceiling_tiers};
+use regnorm_support::ceiling::{CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels};
 
 /// Seconds per call over one batch of back-to-back calls (about 2 ms).
 fn batch(bytes: usize, mut f: impl FnMut()) -> f64 {
@@ -81,8 +81,7 @@ fn speeds<T: CeilingFloat>(
         Ceiling::Reduce(xs, _) => xs.iter().map(|x| size_of_val(*x)).sum(),
         Ceiling::Gradient { w, .. } => size_of_val(*w),
     };
-    let tiers = ceiling_tiers();
-    let best = *tiers.last().unwrap();
+    let kernels = ceiling_kernels();
     // Warm up every path once.
     for _ in 0..3 {
         black_box(ours());
@@ -97,11 +96,11 @@ fn speeds<T: CeilingFloat>(
         // equally fast at the same moment.
         batch(bytes, || _ = black_box(ours()));
         let main = batch(bytes, || _ = black_box(ours()));
-        let one_main = one_thread(&mut ceiling, &tiers, bytes);
+        let one_main = one_thread(&mut ceiling, &kernels, bytes);
         let (worker, one_worker) = pool.install(|| {
             batch(bytes, || _ = black_box(ours()));
             let worker = batch(bytes, || _ = black_box(ours()));
-            (worker, one_thread(&mut ceiling, &tiers, bytes))
+            (worker, one_thread(&mut ceiling, &kernels, bytes))
         });
         let two = match &ceiling {
             Ceiling::Reduce(xs, op) => {
@@ -109,14 +108,17 @@ fn speeds<T: CeilingFloat>(
                 // ceiling runs; like regnorm, it gets an untimed batch
                 // first (its thread starting, its half reaching its cache).
                 std::thread::sleep(Duration::from_millis(1));
-                let mut pair = SpinPair::new::<T>(*op, best);
-                let mut run = || {
+                let mut pair = SpinPair::new::<T>();
+                let mut run = |k: Kernel| {
                     for x in xs.iter() {
-                        black_box(pair.run(black_box(x), *op, best));
+                        black_box(pair.run(black_box(x), *op, k));
                     }
                 };
-                batch(bytes, &mut run);
-                batch(bytes, &mut run)
+                batch(bytes, || run(kernels[0]));
+                kernels
+                    .iter()
+                    .map(|&k| batch(bytes, || run(k)))
+                    .fold(f64::INFINITY, f64::min)
             }
             Ceiling::Gradient { .. } => f64::NAN,
         };
@@ -134,11 +136,15 @@ fn speeds<T: CeilingFloat>(
 }
 
 /// Seconds per call of the one-thread ceiling on the calling thread: the
-/// faster tier, after an untimed batch (and a pause that lets regnorm's
+/// fastest ceiling kernel, after an untimed batch (and a pause that lets regnorm's
 /// helper park, so that it takes no core from the ceiling).
-fn one_thread<T: CeilingFloat>(ceiling: &mut Ceiling<'_, T>, tiers: &[bool], bytes: usize) -> f64 {
+fn one_thread<T: CeilingFloat>(
+    ceiling: &mut Ceiling<'_, T>,
+    kernels: &[Kernel],
+    bytes: usize,
+) -> f64 {
     std::thread::sleep(Duration::from_millis(1));
-    let mut run = |t: bool| match ceiling {
+    let mut run = |t: Kernel| match ceiling {
         Ceiling::Reduce(xs, op) => {
             for x in xs.iter() {
                 black_box(T::reduce(black_box(x), *op, t));
@@ -148,8 +154,8 @@ fn one_thread<T: CeilingFloat>(ceiling: &mut Ceiling<'_, T>, tiers: &[bool], byt
             black_box(T::gradient(black_box(w), g, *c, *op, t));
         }
     };
-    batch(bytes, || run(*tiers.last().unwrap()));
-    tiers
+    batch(bytes, || run(kernels[0]));
+    kernels
         .iter()
         .map(|&t| batch(bytes, || run(t)))
         .fold(f64::INFINITY, f64::min)
@@ -337,7 +343,7 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
-    if ceiling_tiers().is_empty() {
+    if ceiling_kernels().is_empty() {
         println!("no AVX2+FMA or AVX-512 on this CPU: no ceiling to compare with");
         return;
     }

@@ -1,11 +1,23 @@
 //! Speed-of-light kernels: what this machine can read and reduce, ignoring
 //! accuracy and order. regnorm is reported as a fraction of them.
 //!
-//! * One thread: eight independent accumulators per sum (fused multiply-adds
-//!   for the squares) on AVX2+FMA or AVX-512, whichever is faster here.
+//! A ceiling is the fastest of a family of unordered kernels ([`Kernel`]),
+//! measured on the same input as the row it judges, interleaved with it:
+//!
+//! * One thread: every instruction set the CPU has (AVX2+FMA, AVX-512) ×
+//!   4, 8, 16 or 32 independent accumulators per sum × one or two streams
+//!   (the input's halves read side by side) (fused multiply-adds for the squares; the
+//!   tail in masked vectors; the accumulators added as a tree in registers),
+//!   and four of them with software prefetch.
+//!   Callers take the best of [`ceiling_kernels`].
 //! * Two threads: the caller reduces the first half while a second thread,
-//!   spinning between calls as OpenBLAS's threads do, reduces the other.
-//!   It spins only while a [`SpinPair`] is alive.
+//!   spinning between calls as OpenBLAS's threads do, reduces the other,
+//!   each with the same kernel. It spins only while a [`SpinPair`] is alive.
+//!
+//! No kernel here keeps an order or a bound, so none of them is a
+//! reduction a user could ship; they say how far regnorm is from what the
+//! machine can do at all. A figure above 105 % of its ceiling means the
+//! ceiling family is missing a shape, and the fix belongs here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -19,48 +31,156 @@ pub enum Op {
     Both,
 }
 
+/// One shape of ceiling kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel {
+    /// AVX-512 (else AVX2+FMA).
+    pub avx512: bool,
+    /// Independent accumulators per sum: 4, 8, 16 or 32 (4 wins on short
+    /// inputs, where the final tree costs as much as the loop).
+    pub accumulators: usize,
+    /// Streams read side by side: 1, or 2 (the input's two halves, one
+    /// vector of each per accumulator update, as regnorm reads two blocks).
+    pub streams: usize,
+    /// Software prefetch 1,024 elements ahead (as regnorm does; helps one
+    /// thread stream from L3 and DRAM).
+    pub prefetch: bool,
+}
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let isa = if self.avx512 { "avx512" } else { "avx2" };
+        let pf = if self.prefetch { "/pf" } else { "" };
+        write!(f, "{isa}/{}acc/{}st{pf}", self.accumulators, self.streams)
+    }
+}
+
+/// Every ceiling kernel this CPU can run (empty without AVX2+FMA).
+pub fn ceiling_kernels() -> Vec<Kernel> {
+    let mut all = Vec::new();
+    for avx512 in [false, true] {
+        if has(avx512) {
+            for accumulators in [4, 8, 16, 32] {
+                for streams in [1, 2] {
+                    all.push(Kernel {
+                        avx512,
+                        accumulators,
+                        streams,
+                        prefetch: false,
+                    });
+                }
+            }
+            for (accumulators, streams) in [(8, 1), (16, 1), (4, 2), (8, 2)] {
+                all.push(Kernel {
+                    avx512,
+                    accumulators,
+                    streams,
+                    prefetch: true,
+                });
+            }
+        }
+    }
+    all
+}
+
 /// An element type the ceilings reduce.
 pub trait CeilingFloat: Copy + Send + Sync + 'static {
-    /// The reduction with eight accumulators on `tier` (`Some(true)`:
-    /// AVX-512, `Some(false)`: AVX2+FMA), or `None` if the CPU lacks it.
-    fn reduce(x: &[Self], op: Op, avx512: bool) -> Option<f64>;
-    /// The fused penalty and gradient on `tier`: Σ|w| while adding
-    /// `copysign(c, w)` to `g` (`Op::Abs`), or Σw² while adding `c·w`
-    /// (`Op::Sq`); `None` if the CPU lacks the tier. `g` is as long as `w`.
-    fn gradient(w: &[Self], g: &mut [Self], c: f64, op: Op, avx512: bool) -> Option<f64>;
+    /// The reduction by kernel `k`, or `None` if the CPU lacks its
+    /// instructions.
+    fn reduce(x: &[Self], op: Op, k: Kernel) -> Option<f64>;
+    /// The fused penalty and gradient by kernel `k` (one load per update):
+    /// Σ|w| while adding `copysign(c, w)` to `g` (`Op::Abs`), or Σw² while
+    /// adding `c·w` (`Op::Sq`); `None` if the CPU lacks the instructions.
+    /// `g` is as long as `w`.
+    fn gradient(w: &[Self], g: &mut [Self], c: f64, op: Op, k: Kernel) -> Option<f64>;
+}
+
+const ABS: u8 = 0;
+const SQ: u8 = 1;
+const BOTH: u8 = 2;
+
+fn op_code(op: Op) -> u8 {
+    match op {
+        Op::Abs => ABS,
+        Op::Sq => SQ,
+        Op::Both => BOTH,
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use core::arch::x86_64::*;
 
-    macro_rules! eight_accumulators {
+    use super::{ABS, SQ};
+
+    /// A reduction kernel generic over its accumulators `A`, its streams
+    /// `L`, software prefetch `P` and its operation `OP`.
+    macro_rules! reduce_kernel {
         ($name:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $load:ident,
-         $mload:ident, $add:ident, $fma:ident, $abs:expr, $hsum:expr) => {
+         $mload:ident, $add:ident, $mul:ident, $fma:ident, $abs:expr, $hsum:expr) => {
             /// # Safety
             /// The CPU must have the target features.
             #[target_feature(enable = $feat)]
-            pub unsafe fn $name(x: &[$t], op: super::Op) -> f64 {
-                let (abs, sq) = (op != super::Op::Sq, op != super::Op::Abs);
-                let mut acc: [$v; 8] = [$zero(); 8];
-                let mut acc_sq: [$v; 8] = [$zero(); 8];
-                let rows = x.len() / (8 * $w);
+            pub unsafe fn $name<const A: usize, const L: usize, const P: bool, const OP: u8>(
+                x: &[$t],
+            ) -> f64 {
+                let (abs, sq) = (OP != SQ, OP != ABS);
+                let mut acc: [$v; A] = [$zero(); A];
+                let mut acc_sq: [$v; A] = [$zero(); A];
+                // A masked head up to the first 64-byte boundary, so that
+                // no load of the main loop splits a cache line.
+                let head = (x.as_ptr().align_offset(64) % $w).min(x.len());
+                if head > 0 {
+                    // SAFETY: lanes 0..head of x are inside the slice.
+                    let v = unsafe { $mload(x.as_ptr(), head) };
+                    if abs {
+                        acc[0] = $abs(v);
+                    }
+                    if sq {
+                        acc_sq[0] = $mul(v, v);
+                    }
+                }
+                let x = &x[head..];
+                // L streams: the input's first L * rows * A vectors, read
+                // as L parts side by side (one vector of each per update).
+                let step = A * $w;
+                let rows = x.len() / (L * step);
                 let p = x.as_ptr();
+                let q = p.wrapping_add(rows * step);
                 for r in 0..rows {
-                    for j in 0..8 {
-                        // SAFETY: r * 8w + (j + 1) * w <= rows * 8w <= len.
-                        let v = unsafe { $load(p.add(r * 8 * $w + j * $w)) };
-                        if abs {
-                            acc[j] = $add(acc[j], $abs(v));
+                    for j in 0..A {
+                        let at = r * step + j * $w;
+                        if P {
+                            // A hint only: no fault, whatever the address.
+                            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at + 1024).cast());
+                            if L == 2 {
+                                _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(at + 1024).cast());
+                            }
                         }
-                        if sq {
-                            acc_sq[j] = $fma(v, v, acc_sq[j]);
+                        // SAFETY: at + w <= rows * step <= len.
+                        let v = unsafe { $load(p.add(at)) };
+                        if L == 1 {
+                            if abs {
+                                acc[j] = $add(acc[j], $abs(v));
+                            }
+                            if sq {
+                                acc_sq[j] = $fma(v, v, acc_sq[j]);
+                            }
+                        } else {
+                            // SAFETY: rows * step + at + w <= 2 * rows * step <= len.
+                            let u = unsafe { $load(q.add(at)) };
+                            if abs {
+                                acc[j] = $add(acc[j], $add($abs(v), $abs(u)));
+                            }
+                            if sq {
+                                acc_sq[j] = $add(acc_sq[j], $fma(u, u, $mul(v, v)));
+                            }
                         }
                     }
                 }
                 // The tail: whole vectors, then one masked vector, so that
                 // short inputs are not dominated by a scalar loop.
-                let mut i = rows * 8 * $w;
+                let mut i = L * rows * step;
                 let mut j = 0;
                 while i < x.len() {
                     let n = (x.len() - i).min($w);
@@ -72,35 +192,44 @@ mod x86 {
                     if sq {
                         acc_sq[j] = $fma(v, v, acc_sq[j]);
                     }
-                    (i, j) = (i + n, (j + 1) % 8);
+                    (i, j) = (i + n, (j + 1) % A);
                 }
-                let mut t = $zero();
-                for (a, s) in acc.into_iter().zip(acc_sq) {
-                    t = $add(t, $add(a, s));
+                // A tree in registers, then across the lanes.
+                let mut width = A;
+                while width > 1 {
+                    width /= 2;
+                    for k in 0..width {
+                        acc[k] = $add(acc[k], acc[k + width]);
+                        acc_sq[k] = $add(acc_sq[k], acc_sq[k + width]);
+                    }
                 }
-                $hsum(t)
+                $hsum($add(acc[0], acc_sq[0]))
             }
         };
     }
 
-    /// The fused penalty and gradient with eight accumulators: Σ|w| while
-    /// adding `copysign(c, w)` to `g` (`Op::Abs`; `w = 0` is not special
-    /// here), or Σw² while adding `c·w` (`Op::Sq`), with the same tail
+    /// The fused penalty and gradient generic over its accumulators `A`:
+    /// Σ|w| while adding `copysign(c, w)` to `g` (`ABS`; `w = 0` is not
+    /// special here), or Σw² while adding `c·w` (`SQ`), with the same tail
     /// handling as above.
-    macro_rules! eight_accumulators_gradient {
+    macro_rules! gradient_kernel {
         ($name:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $set1:ident,
          $load:ident, $mload:ident, $store:ident, $mstore:ident, $add:ident, $fma:ident,
          $abs:expr, $copysign:expr, $hsum:expr) => {
             /// # Safety
             /// The CPU must have the target features; `g.len() >= w.len()`.
             #[target_feature(enable = $feat)]
-            pub unsafe fn $name(w: &[$t], g: &mut [$t], c: $t, op: super::Op) -> f64 {
-                let abs = op == super::Op::Abs;
+            pub unsafe fn $name<const A: usize, const OP: u8>(
+                w: &[$t],
+                g: &mut [$t],
+                c: $t,
+            ) -> f64 {
+                let abs = OP == ABS;
                 let cv = $set1(c);
-                let mut acc: [$v; 8] = [$zero(); 8];
+                let mut acc: [$v; A] = [$zero(); A];
                 let (pw, pg) = (w.as_ptr(), g.as_mut_ptr());
                 let mut i = 0;
-                while i + 8 * $w <= w.len() {
+                while i + A * $w <= w.len() {
                     for a in acc.iter_mut() {
                         // SAFETY: i + w <= len, for w and g (caller).
                         unsafe {
@@ -132,13 +261,16 @@ mod x86 {
                             $mstore(pg.add(i), n, $fma(cv, v, gv));
                         }
                     }
-                    (i, j) = (i + n, (j + 1) % 8);
+                    (i, j) = (i + n, (j + 1) % A);
                 }
-                let mut t = $zero();
-                for a in acc {
-                    t = $add(t, a);
+                let mut width = A;
+                while width > 1 {
+                    width /= 2;
+                    for k in 0..width {
+                        acc[k] = $add(acc[k], acc[k + width]);
+                    }
                 }
-                $hsum(t)
+                $hsum(acc[0])
             }
         };
     }
@@ -238,34 +370,33 @@ mod x86 {
     }
     #[inline(always)]
     fn hsum_ps256(v: __m256) -> f64 {
-        let mut l = [0f32; 8];
-        // SAFETY: AVX; `l` holds 8 values.
-        unsafe { _mm256_storeu_ps(l.as_mut_ptr(), v) };
-        l.iter().map(|&v| f64::from(v)).sum()
+        // SAFETY: AVX is enabled in every caller (inlined).
+        unsafe {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            f64::from(_mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))))
+        }
     }
     #[inline(always)]
     fn hsum_pd256(v: __m256d) -> f64 {
-        let mut l = [0f64; 4];
-        // SAFETY: AVX; `l` holds 4 values.
-        unsafe { _mm256_storeu_pd(l.as_mut_ptr(), v) };
-        l.iter().sum()
+        // SAFETY: as above.
+        unsafe {
+            let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+            _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+        }
     }
     #[inline(always)]
     fn hsum_ps512(v: __m512) -> f64 {
-        let mut l = [0f32; 16];
-        // SAFETY: AVX-512F; `l` holds 16 values.
-        unsafe { _mm512_storeu_ps(l.as_mut_ptr(), v) };
-        l.iter().map(|&v| f64::from(v)).sum()
+        // SAFETY: AVX-512F is enabled in every caller (inlined).
+        f64::from(unsafe { _mm512_reduce_add_ps(v) })
     }
     #[inline(always)]
     fn hsum_pd512(v: __m512d) -> f64 {
-        let mut l = [0f64; 8];
-        // SAFETY: AVX-512F; `l` holds 8 values.
-        unsafe { _mm512_storeu_pd(l.as_mut_ptr(), v) };
-        l.iter().sum()
+        // SAFETY: as above.
+        unsafe { _mm512_reduce_add_pd(v) }
     }
 
-    eight_accumulators!(
+    reduce_kernel!(
         f32_avx2,
         "avx2,fma",
         f32,
@@ -275,11 +406,12 @@ mod x86 {
         _mm256_loadu_ps,
         mload_ps256,
         _mm256_add_ps,
+        _mm256_mul_ps,
         _mm256_fmadd_ps,
         abs_ps256,
         hsum_ps256
     );
-    eight_accumulators!(
+    reduce_kernel!(
         f64_avx2,
         "avx2,fma",
         f64,
@@ -289,11 +421,12 @@ mod x86 {
         _mm256_loadu_pd,
         mload_pd256,
         _mm256_add_pd,
+        _mm256_mul_pd,
         _mm256_fmadd_pd,
         abs_pd256,
         hsum_pd256
     );
-    eight_accumulators!(
+    reduce_kernel!(
         f32_avx512,
         "avx512f",
         f32,
@@ -303,11 +436,12 @@ mod x86 {
         _mm512_loadu_ps,
         mload_ps512,
         _mm512_add_ps,
+        _mm512_mul_ps,
         _mm512_fmadd_ps,
         _mm512_abs_ps,
         hsum_ps512
     );
-    eight_accumulators!(
+    reduce_kernel!(
         f64_avx512,
         "avx512f",
         f64,
@@ -317,11 +451,12 @@ mod x86 {
         _mm512_loadu_pd,
         mload_pd512,
         _mm512_add_pd,
+        _mm512_mul_pd,
         _mm512_fmadd_pd,
         _mm512_abs_pd,
         hsum_pd512
     );
-    eight_accumulators_gradient!(
+    gradient_kernel!(
         f32_avx2_gradient,
         "avx2,fma",
         f32,
@@ -339,7 +474,7 @@ mod x86 {
         copysign_ps256,
         hsum_ps256
     );
-    eight_accumulators_gradient!(
+    gradient_kernel!(
         f64_avx2_gradient,
         "avx2,fma",
         f64,
@@ -357,7 +492,7 @@ mod x86 {
         copysign_pd256,
         hsum_pd256
     );
-    eight_accumulators_gradient!(
+    gradient_kernel!(
         f32_avx512_gradient,
         "avx512f",
         f32,
@@ -375,7 +510,7 @@ mod x86 {
         copysign_ps512,
         hsum_ps512
     );
-    eight_accumulators_gradient!(
+    gradient_kernel!(
         f64_avx512_gradient,
         "avx512f",
         f64,
@@ -412,44 +547,98 @@ fn has(avx512: bool) -> bool {
     }
 }
 
-/// `CeilingFloat` for `$t` from its four kernels in `x86`.
+/// `CeilingFloat` for `$t` from its four kernels in `x86`: each call picks
+/// the instantiation of the kernel's shape.
 macro_rules! ceiling_float {
     ($t:ty, $avx512:ident, $avx2:ident, $avx512_gradient:ident, $avx2_gradient:ident) => {
         impl CeilingFloat for $t {
-            fn reduce(x: &[$t], op: Op, avx512: bool) -> Option<f64> {
-                if !has(avx512) {
+            fn reduce(x: &[$t], op: Op, k: Kernel) -> Option<f64> {
+                if !has(k.avx512) {
                     return None;
                 }
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has the features, checked just above.
-                unsafe {
-                    Some(if avx512 {
-                        x86::$avx512(x, op)
-                    } else {
-                        x86::$avx2(x, op)
-                    })
+                {
+                    macro_rules! pick {
+                        ($f:ident, $p:literal) => {
+                            match (k.accumulators, k.streams, op_code(op)) {
+                                (4, 1, ABS) => x86::$f::<4, 1, $p, ABS>,
+                                (4, 1, SQ) => x86::$f::<4, 1, $p, SQ>,
+                                (4, 1, _) => x86::$f::<4, 1, $p, BOTH>,
+                                (4, _, ABS) => x86::$f::<4, 2, $p, ABS>,
+                                (4, _, SQ) => x86::$f::<4, 2, $p, SQ>,
+                                (4, _, _) => x86::$f::<4, 2, $p, BOTH>,
+                                (8, 1, ABS) => x86::$f::<8, 1, $p, ABS>,
+                                (8, 1, SQ) => x86::$f::<8, 1, $p, SQ>,
+                                (8, 1, _) => x86::$f::<8, 1, $p, BOTH>,
+                                (8, _, ABS) => x86::$f::<8, 2, $p, ABS>,
+                                (8, _, SQ) => x86::$f::<8, 2, $p, SQ>,
+                                (8, _, _) => x86::$f::<8, 2, $p, BOTH>,
+                                (16, 1, ABS) => x86::$f::<16, 1, $p, ABS>,
+                                (16, 1, SQ) => x86::$f::<16, 1, $p, SQ>,
+                                (16, 1, _) => x86::$f::<16, 1, $p, BOTH>,
+                                (16, _, ABS) => x86::$f::<16, 2, $p, ABS>,
+                                (16, _, SQ) => x86::$f::<16, 2, $p, SQ>,
+                                (16, _, _) => x86::$f::<16, 2, $p, BOTH>,
+                                (_, 1, ABS) => x86::$f::<32, 1, $p, ABS>,
+                                (_, 1, SQ) => x86::$f::<32, 1, $p, SQ>,
+                                (_, 1, _) => x86::$f::<32, 1, $p, BOTH>,
+                                (_, _, ABS) => x86::$f::<32, 2, $p, ABS>,
+                                (_, _, SQ) => x86::$f::<32, 2, $p, SQ>,
+                                (_, _, _) => x86::$f::<32, 2, $p, BOTH>,
+                            }
+                        };
+                    }
+                    let f = match (k.avx512, k.prefetch) {
+                        (true, true) => pick!($avx512, true),
+                        (true, false) => pick!($avx512, false),
+                        (false, true) => pick!($avx2, true),
+                        (false, false) => pick!($avx2, false),
+                    };
+                    // SAFETY: the CPU has the kernel's features, checked above.
+                    Some(unsafe { f(x) })
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                None
+                {
+                    let _ = (x, op);
+                    None
+                }
             }
 
-            fn gradient(w: &[$t], g: &mut [$t], c: f64, op: Op, avx512: bool) -> Option<f64> {
+            fn gradient(w: &[$t], g: &mut [$t], c: f64, op: Op, k: Kernel) -> Option<f64> {
                 assert!(op != Op::Both && g.len() >= w.len());
-                if !has(avx512) {
+                if !has(k.avx512) {
                     return None;
                 }
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has the features, checked just above; g is
-                // as long as w.
-                unsafe {
-                    Some(if avx512 {
-                        x86::$avx512_gradient(w, g, c as $t, op)
+                {
+                    macro_rules! pick {
+                        ($f:ident) => {
+                            match (k.accumulators, op) {
+                                (4, Op::Abs) => x86::$f::<4, ABS>,
+                                (4, _) => x86::$f::<4, SQ>,
+                                (8, Op::Abs) => x86::$f::<8, ABS>,
+                                (8, _) => x86::$f::<8, SQ>,
+                                (16, Op::Abs) => x86::$f::<16, ABS>,
+                                (16, _) => x86::$f::<16, SQ>,
+                                (_, Op::Abs) => x86::$f::<32, ABS>,
+                                (_, _) => x86::$f::<32, SQ>,
+                            }
+                        };
+                    }
+                    let f = if k.avx512 {
+                        pick!($avx512_gradient)
                     } else {
-                        x86::$avx2_gradient(w, g, c as $t, op)
-                    })
+                        pick!($avx2_gradient)
+                    };
+                    // SAFETY: the CPU has the kernel's features, checked
+                    // above; g is as long as w (asserted).
+                    Some(unsafe { f(w, g, c as $t) })
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                None
+                {
+                    let _ = (w, g, c);
+                    None
+                }
             }
         }
     };
@@ -470,13 +659,8 @@ ceiling_float!(
     f64_avx2_gradient
 );
 
-/// The tiers of the one-thread ceiling this CPU has: `false` AVX2+FMA,
-/// `true` AVX-512.
-pub fn ceiling_tiers() -> Vec<bool> {
-    [false, true].into_iter().filter(|&t| has(t)).collect()
-}
-
-/// The two-thread ceiling: a second thread spins waiting for work.
+/// The two-thread ceiling: a second thread spins waiting for work, which
+/// it reduces with the kernel and operation of each [`SpinPair::run`].
 pub struct SpinPair {
     shared: Arc<Shared>,
     generation: u64,
@@ -489,13 +673,43 @@ struct Shared {
     done: AtomicU64,
     ptr: AtomicUsize,
     len: AtomicUsize,
+    /// The job's kernel and operation ([`job_index`]).
+    job: AtomicUsize,
     result: AtomicU64,
     stop: AtomicBool,
 }
 
+/// A (kernel, operation) pair as one number, to pass through one atomic.
+fn job_index(k: Kernel, op: Op) -> usize {
+    let acc = match k.accumulators {
+        4 => 0,
+        8 => 1,
+        16 => 2,
+        _ => 3,
+    };
+    (((usize::from(k.avx512) * 4 + acc) * 2 + (k.streams - 1).min(1)) * 2 + usize::from(k.prefetch))
+        * 3
+        + usize::from(op_code(op))
+}
+
+/// The pair [`job_index`] numbered `i`.
+fn job(i: usize) -> (Kernel, Op) {
+    let op = [Op::Abs, Op::Sq, Op::Both][i % 3];
+    let prefetch = (i / 3) % 2 == 1;
+    let streams = (i / 6) % 2 + 1;
+    let accumulators = [4, 8, 16, 32][(i / 12) % 4];
+    let k = Kernel {
+        avx512: i / 48 == 1,
+        accumulators,
+        streams,
+        prefetch,
+    };
+    (k, op)
+}
+
 impl SpinPair {
     /// Starts the spinning worker for element type `T`.
-    pub fn new<T: CeilingFloat>(op: Op, avx512: bool) -> SpinPair {
+    pub fn new<T: CeilingFloat>() -> SpinPair {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let handle = std::thread::spawn(move || {
@@ -508,9 +722,10 @@ impl SpinPair {
                 }
                 seen = g;
                 let (p, n) = (s.ptr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed));
+                let (k, op) = job(s.job.load(Ordering::Relaxed));
                 // SAFETY: `run` published a live slice and waits for `done`.
                 let x = unsafe { std::slice::from_raw_parts(p as *const T, n) };
-                let r = T::reduce(x, op, avx512).unwrap_or(0.0);
+                let r = T::reduce(x, op, k).unwrap_or(0.0);
                 s.result.store(r.to_bits(), Ordering::Relaxed);
                 s.done.store(g, Ordering::Release);
             }
@@ -522,15 +737,17 @@ impl SpinPair {
         }
     }
 
-    /// Reduces `x`: the first half here, the second on the spinning thread.
-    pub fn run<T: CeilingFloat>(&mut self, x: &[T], op: Op, avx512: bool) -> f64 {
+    /// Reduces `x` with kernel `k`: the first half here, the second on the
+    /// spinning thread.
+    pub fn run<T: CeilingFloat>(&mut self, x: &[T], op: Op, k: Kernel) -> f64 {
         let (a, b) = x.split_at((x.len() / 2) & !127);
         let s = &self.shared;
         s.ptr.store(b.as_ptr() as usize, Ordering::Relaxed);
         s.len.store(b.len(), Ordering::Relaxed);
+        s.job.store(job_index(k, op), Ordering::Relaxed);
         self.generation += 1;
         s.go.store(self.generation, Ordering::Release);
-        let ra = T::reduce(a, op, avx512).unwrap_or(0.0);
+        let ra = T::reduce(a, op, k).unwrap_or(0.0);
         while s.done.load(Ordering::Acquire) != self.generation {
             std::hint::spin_loop();
         }
@@ -543,6 +760,36 @@ impl Drop for SpinPair {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_numbers_round_trip() {
+        for k in ceiling_kernels() {
+            for op in [Op::Abs, Op::Sq, Op::Both] {
+                assert_eq!(job(job_index(k, op)), (k, op));
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_sums_like_the_exact_sum() {
+        let x: Vec<f32> = (0..3001).map(|i| (i % 7) as f32 - 3.0).collect();
+        let abs: f64 = x.iter().map(|v| f64::from(v.abs())).sum();
+        let sq: f64 = x.iter().map(|v| f64::from(v * v)).sum();
+        let mut pair = SpinPair::new::<f32>();
+        for k in ceiling_kernels() {
+            for (op, want) in [(Op::Abs, abs), (Op::Sq, sq), (Op::Both, abs + sq)] {
+                assert_eq!(f32::reduce(&x, op, k), Some(want), "{k} {op:?}");
+                assert_eq!(pair.run(&x, op, k), want, "{k} {op:?}, two threads");
+            }
+            let mut g = vec![0.0f32; x.len()];
+            assert_eq!(f32::gradient(&x, &mut g, 0.5, Op::Abs, k), Some(abs), "{k}");
         }
     }
 }
