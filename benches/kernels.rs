@@ -1,5 +1,6 @@
-//! Criterion benchmarks of the reductions, in GB/s of input read: every
-//! tier, the dispatched call, the parallel path (called from outside any
+//! Criterion benchmarks of the reductions, in GB/s of input read: the
+//! one-thread ceiling (the fastest of `regnorm_support::ceiling`'s kernels
+//! for each size, picked by a short sweep), every tier, the dispatched call, the parallel path (called from outside any
 //! pool, and from a worker of the global pool), and the peers a user would
 //! otherwise call (naive iterators, faer, ndarray, nalgebra, and OpenBLAS
 //! with `--features regnorm-support/openblas`), on the same buffers, for f32 and f64; and
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regnorm::{Element, Exec, Tier};
+use regnorm_support::ceiling::{CeilingFloat, Kernel, Op, fastest};
 use regnorm_support::peers::PeerFloat;
 
 const SIZES: [usize; 5] = [1_000, 16 << 10, 256 << 10, 4 << 20, 64 << 20];
@@ -28,12 +30,18 @@ const SIZES: [usize; 5] = [1_000, 16 << 10, 256 << 10, 4 << 20, 64 << 20];
 /// suite's time in bounds.
 const HALF_SIZES: [usize; 3] = [16 << 10, 4 << 20, 64 << 20];
 
+/// The ceiling's reduction for the types that have one (f32, f64), and its
+/// kernel picker.
+type CeilingFn<T> = fn(&[T], Op, Kernel) -> Option<f64>;
+type Ceiling<T> = (CeilingFn<T>, fn(&[T], Op) -> Option<Kernel>);
+
 fn bench_type<T: Element + PeerFloat>(
     c: &mut Criterion,
     type_name: &str,
     from_f32: fn(f32) -> T,
     sizes: &[usize],
     every_tier: bool,
+    ceiling: Option<Ceiling<T>>,
 ) {
     let data: Vec<T> = regnorm_support::tensors(&[SIZES[4]], 7)
         .remove(0)
@@ -45,6 +53,14 @@ fn bench_type<T: Element + PeerFloat>(
         for &n in sizes {
             let x = &data[..n];
             group.throughput(Throughput::Bytes(size_of_val(x) as u64));
+            let cop = if op == "sum_sq" { Op::Sq } else { Op::Abs };
+            if let Some((reduce, fastest)) = ceiling
+                && let Some(k) = fastest(x, cop)
+            {
+                group.bench_function(format!("ceiling/{n}"), |b| {
+                    b.iter(|| black_box(reduce(black_box(x), cop, k)))
+                });
+            }
             for peer in T::peers() {
                 if let Some(f) = peer.reduction(op == "sum_sq") {
                     group.bench_function(format!("{}/{n}", peer.name), |b| {
@@ -96,10 +112,12 @@ fn call<T: Element>(exec: Exec, op: &str, x: &[T]) {
 }
 
 fn benches(c: &mut Criterion) {
-    bench_type::<f32>(c, "f32", |v| v, &SIZES, true);
-    bench_type::<f64>(c, "f64", f64::from, &SIZES, true);
-    bench_type::<half::bf16>(c, "bf16", half::bf16::from_f32, &HALF_SIZES, false);
-    bench_type::<half::f16>(c, "f16", half::f16::from_f32, &HALF_SIZES, false);
+    let f32_ceiling = (f32::reduce as CeilingFn<f32>, fastest::<f32> as _);
+    let f64_ceiling = (f64::reduce as CeilingFn<f64>, fastest::<f64> as _);
+    bench_type::<f32>(c, "f32", |v| v, &SIZES, true, Some(f32_ceiling));
+    bench_type::<f64>(c, "f64", f64::from, &SIZES, true, Some(f64_ceiling));
+    bench_type::<half::bf16>(c, "bf16", half::bf16::from_f32, &HALF_SIZES, false, None);
+    bench_type::<half::f16>(c, "f16", half::f16::from_f32, &HALF_SIZES, false, None);
 }
 
 criterion_group! {

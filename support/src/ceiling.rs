@@ -83,6 +83,34 @@ pub fn ceiling_kernels() -> Vec<Kernel> {
     all
 }
 
+/// The fastest ceiling kernel for `x` and `op` on this CPU, by a short
+/// sweep (the median of five batches of about a millisecond each), for
+/// harnesses that then measure one kernel their own way (the criterion
+/// benches). `None` without AVX2+FMA.
+pub fn fastest<T: CeilingFloat>(x: &[T], op: Op) -> Option<Kernel> {
+    let time = |k: Kernel| {
+        let once = std::time::Instant::now();
+        std::hint::black_box(T::reduce(std::hint::black_box(x), op, k));
+        let reps = (1e-3 / once.elapsed().as_secs_f64().max(1e-9)).ceil() as u32;
+        let mut t: Vec<f64> = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                for _ in 0..reps {
+                    std::hint::black_box(T::reduce(std::hint::black_box(x), op, k));
+                }
+                start.elapsed().as_secs_f64() / f64::from(reps)
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t[2]
+    };
+    ceiling_kernels()
+        .into_iter()
+        .map(|k| (time(k), k))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// An element type the ceilings reduce.
 pub trait CeilingFloat: Copy + Send + Sync + 'static {
     /// The reduction by kernel `k`, or `None` if the CPU lacks its
