@@ -613,31 +613,60 @@ fn human(bytes: usize) -> String {
     }
 }
 
-/// The chart: one panel per table, GB/s against bytes (log axis), one line
-/// per kernel, the ceilings dashed.
+/// The chart: one panel per table, GB/s against bytes (log axis), at most
+/// eight lines: the two ceilings (grey, dashed, on top), regnorm's
+/// one-thread and parallel calls (blues), and the four fastest peers (by
+/// their mean GB/s), each in its own colour. The per-tier rows and the
+/// calls from a pool worker stay in the tables.
 fn chart(tables: &[Table]) -> Vec<chart::Panel> {
     tables
         .iter()
-        .map(|t| chart::Panel {
-            title: format!("{}: GB/s against input size", t.title),
-            x_label: "bytes of input (log scale)".into(),
-            y_label: "GB/s".into(),
-            log_x: true,
-            legend: None,
-            series: t
+        .map(|t| {
+            let mean = |r: &Row| r.gbs.iter().sum::<f64>() / r.gbs.len().max(1) as f64;
+            // Each peer keeps its colour in every panel: its place in the table.
+            let mut peers: Vec<(usize, &Row)> = t
                 .rows
                 .iter()
-                .map(|r| chart::Series {
-                    name: r.name.clone(),
-                    points: t
-                        .sizes
-                        .iter()
-                        .zip(&r.gbs)
-                        .map(|(&n, &g)| ((n * t.bytes_per_element) as f64, g))
-                        .collect(),
-                    reference: r.kind == Kind::Ceiling,
-                })
-                .collect(),
+                .filter(|r| r.kind == Kind::Peer)
+                .enumerate()
+                .collect();
+            peers.sort_by(|a, b| mean(b.1).total_cmp(&mean(a.1)));
+            peers.truncate(4);
+            peers.sort_by_key(|&(i, _)| i);
+            let ours = ["regnorm dispatched", "regnorm parallel"];
+            let ceilings = ["ceiling, one thread", "ceiling, two threads"];
+            let mut lines: Vec<(chart::Look, &Row)> = Vec::new();
+            for (i, r) in peers {
+                lines.push((chart::Look::Other(i), r));
+            }
+            for r in &t.rows {
+                if let Some(i) = ours.iter().position(|&n| n == r.name) {
+                    lines.push((chart::Look::Ours(i), r));
+                }
+                if let Some(i) = ceilings.iter().position(|&n| n == r.name) {
+                    lines.push((chart::Look::Reference(i), r));
+                }
+            }
+            chart::Panel {
+                title: format!("{}: GB/s against input size", t.title),
+                x_label: "bytes of input (log scale)".into(),
+                y_label: "GB/s".into(),
+                log_x: true,
+                legend: None,
+                series: lines
+                    .into_iter()
+                    .map(|(look, r)| chart::Series {
+                        name: r.name.clone(),
+                        points: t
+                            .sizes
+                            .iter()
+                            .zip(&r.gbs)
+                            .map(|(&n, &g)| ((n * t.bytes_per_element) as f64, g))
+                            .collect(),
+                        look,
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }

@@ -236,7 +236,7 @@ fn charts(dir: &std::path::Path, kinds: &[Kind], paths: &[Vec<Fit>]) -> Result<(
                 .map(|j| chart::Series {
                     name: FEATURES[j].into(),
                     points: fits.iter().map(|f| (f.alpha, f.coef[j])).collect(),
-                    reference: false,
+                    look: chart::Look::Other(j),
                 })
                 .collect(),
         })
@@ -251,13 +251,14 @@ fn charts(dir: &std::path::Path, kinds: &[Kind], paths: &[Vec<Fit>]) -> Result<(
         series: kinds
             .iter()
             .zip(paths)
-            .map(|(&kind, fits)| chart::Series {
+            .enumerate()
+            .map(|(i, (&kind, fits))| chart::Series {
                 name: title(kind),
                 points: fits
                     .iter()
                     .map(|f| (f.alpha, f.nonzeros() as f64))
                     .collect(),
-                reference: false,
+                look: chart::Look::Other(i),
             })
             .collect(),
     };

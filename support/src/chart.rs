@@ -9,12 +9,35 @@ use plotters::prelude::*;
 /// Where a panel's legend goes.
 pub use plotters::prelude::SeriesLabelPosition as LegendPosition;
 
+/// How a line looks; the number picks the shade or colour, so that the
+/// same line keeps its colour from panel to panel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// A reference line (a ceiling), not a measurement: grey, dashed (0
+    /// light, 1 dark), drawn over the others.
+    Reference(usize),
+    /// One of regnorm's paths: shades of blue (0 darkest).
+    Ours(usize),
+    /// Anything else (a peer, a coefficient): its own colour, never blue.
+    Other(usize),
+}
+
+impl Look {
+    /// Draw order: others, then regnorm's paths, then references on top.
+    fn layer(self) -> u8 {
+        match self {
+            Look::Other(_) => 0,
+            Look::Ours(_) => 1,
+            Look::Reference(_) => 2,
+        }
+    }
+}
+
 /// One line of a panel.
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
-    /// Grey and dashed: a reference line (a ceiling), not a measurement.
-    pub reference: bool,
+    pub look: Look,
 }
 
 /// One chart.
@@ -30,10 +53,16 @@ pub struct Panel {
 
 const PANEL: (u32, u32) = (900, 420);
 
-/// A palette that stays readable for a dozen lines.
-const COLORS: [RGBColor; 12] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
+/// regnorm's paths: dark to light blue.
+const BLUES: [RGBColor; 3] = [
+    RGBColor(8, 48, 107),
+    RGBColor(33, 113, 181),
+    RGBColor(107, 174, 214),
+];
+
+/// Everything else: distinct colours, none of them blue.
+const OTHERS: [RGBColor; 10] = [
+    RGBColor(230, 97, 1),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
@@ -41,9 +70,8 @@ const COLORS: [RGBColor; 12] = [
     RGBColor(227, 119, 194),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
-    RGBColor(0, 0, 128),
+    RGBColor(0, 0, 0),
     RGBColor(128, 128, 0),
-    RGBColor(0, 128, 128),
 ];
 
 /// Writes `panels`, one under the other, to the SVG file `path`.
@@ -101,7 +129,7 @@ fn draw<DB: DrawingBackend>(
     }
 }
 
-/// The mesh, the lines (reference series dashed and grey) and the legend,
+/// The mesh, the lines (see [`Look`]) and the legend,
 /// on either kind of x axis.
 fn plot<'a, DB, X>(
     panel: &Panel,
@@ -117,30 +145,36 @@ where
         .y_desc(panel.y_label.as_str())
         .x_label_formatter(&|v| format!("{v:e}"))
         .draw()?;
-    let mut color = 0;
-    for s in &panel.series {
-        let style = if s.reference {
-            RGBColor(120, 120, 120).stroke_width(1)
-        } else {
-            color += 1;
-            COLORS[(color - 1) % COLORS.len()].stroke_width(2)
-        };
-        let points: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .copied()
-            .filter(|p| p.1.is_finite())
-            .collect();
-        if s.reference {
-            chart
-                .draw_series(DashedLineSeries::new(points, 6, 4, style))?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-        } else {
-            chart
-                .draw_series(LineSeries::new(points, style))?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    for layer in 0..3 {
+        for s in panel.series.iter().filter(|s| s.look.layer() == layer) {
+            let style = match s.look {
+                Look::Reference(i) => {
+                    let grey = if i == 0 { 150 } else { 70 };
+                    RGBColor(grey, grey, grey).stroke_width(2)
+                }
+                Look::Ours(i) => BLUES[i % BLUES.len()].stroke_width(3),
+                Look::Other(i) => OTHERS[i % OTHERS.len()].stroke_width(2),
+            };
+            let points: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.1.is_finite())
+                .collect();
+            let legend =
+                move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 18, y)], style);
+            if let Look::Reference(i) = s.look {
+                let (dash, gap) = if i == 0 { (4, 4) } else { (10, 5) };
+                chart
+                    .draw_series(DashedLineSeries::new(points, dash, gap, style))?
+                    .label(s.name.as_str())
+                    .legend(legend);
+            } else {
+                chart
+                    .draw_series(LineSeries::new(points, style))?
+                    .label(s.name.as_str())
+                    .legend(legend);
+            }
         }
     }
     chart
