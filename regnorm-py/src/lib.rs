@@ -1,0 +1,456 @@
+//! `regnorm._native`: the Rust side of the Python package.
+//!
+//! Every function takes its tensors as lists of C-contiguous NumPy arrays of
+//! one element type, named by `kind` (`"f32"`, `"f64"`, `"f16"`, or `"bf16"`
+//! for `uint16` arrays holding bfloat16 bits); the pure-Python layer
+//! (`python/regnorm/`) turns NumPy arrays and CPU torch tensors into these
+//! views without a copy. Before any slice is made, every array is checked
+//! (type, contiguity, writability) and no array written may overlap any
+//! other array of the call; then the kernel runs with the GIL released.
+//! Nothing is written unless every check passes.
+
+use numpy::{
+    PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use regnorm::{ClipGradNorm, ElasticNet, L1, L2, Regularizer, WeightDecay};
+
+/// A NumPy element type and the regnorm element it holds.
+trait Np: numpy::Element + Copy + Send + Sync + 'static {
+    type R: regnorm::Element;
+    const NAME: &'static str;
+    fn cast(s: &[Self]) -> &[Self::R];
+    fn cast_mut(s: &mut [Self]) -> &mut [Self::R];
+}
+
+macro_rules! same {
+    ($t:ty, $name:literal) => {
+        impl Np for $t {
+            type R = $t;
+            const NAME: &'static str = $name;
+            fn cast(s: &[$t]) -> &[$t] {
+                s
+            }
+            fn cast_mut(s: &mut [$t]) -> &mut [$t] {
+                s
+            }
+        }
+    };
+}
+same!(f32, "float32");
+same!(f64, "float64");
+same!(half::f16, "float16");
+
+/// bfloat16 has no NumPy dtype: its bits come as `uint16`.
+impl Np for u16 {
+    type R = half::bf16;
+    const NAME: &'static str = "uint16 (bfloat16 bits)";
+    fn cast(s: &[u16]) -> &[half::bf16] {
+        half::slice::HalfBitsSliceExt::reinterpret_cast(s)
+    }
+    fn cast_mut(s: &mut [u16]) -> &mut [half::bf16] {
+        half::slice::HalfBitsSliceExt::reinterpret_cast_mut(s)
+    }
+}
+
+/// Runs `$body` with `$t` bound to the NumPy element type of `$kind`.
+macro_rules! by_kind {
+    ($kind:expr, $t:ident => $body:expr) => {
+        match $kind {
+            "f32" => {
+                type $t = f32;
+                $body
+            }
+            "f64" => {
+                type $t = f64;
+                $body
+            }
+            "f16" => {
+                type $t = half::f16;
+                $body
+            }
+            "bf16" => {
+                type $t = u16;
+                $body
+            }
+            other => Err(PyTypeError::new_err(format!(
+                "unsupported element type {other:?}: expected f32, f64, f16 or bf16"
+            ))),
+        }
+    };
+}
+
+/// One argument's arrays, typed, before any borrow.
+struct Arg<'a, 'py, T: Np> {
+    name: &'a str,
+    arrays: Vec<Bound<'py, PyArrayDyn<T>>>,
+}
+
+impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
+    fn new(name: &'a str, arrays: &[Bound<'py, PyAny>], write: bool) -> PyResult<Self> {
+        let mut typed = Vec::with_capacity(arrays.len());
+        for (i, a) in arrays.iter().enumerate() {
+            let arr = a.cast::<PyArrayDyn<T>>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{name}[{i}]: expected a NumPy array of {}",
+                    T::NAME
+                ))
+            })?;
+            if !arr.is_c_contiguous() {
+                return Err(PyValueError::new_err(format!(
+                    "{name}[{i}]: not contiguous"
+                )));
+            }
+            let writeable =
+                || -> PyResult<bool> { arr.getattr("flags")?.getattr("writeable")?.extract() };
+            if write && !writeable()? {
+                return Err(PyValueError::new_err(format!(
+                    "{name}[{i}]: read-only, cannot be updated in place"
+                )));
+            }
+            typed.push(arr.clone());
+        }
+        Ok(Arg {
+            name,
+            arrays: typed,
+        })
+    }
+
+    /// Each array's byte range, for the overlap check.
+    fn ranges(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.arrays.iter().enumerate().map(|(i, a)| {
+            let start = a.data() as usize;
+            (
+                i,
+                start,
+                start + PyUntypedArrayMethods::len(a) * size_of::<T>(),
+            )
+        })
+    }
+
+    fn read(&self) -> PyResult<Vec<PyReadonlyArrayDyn<'py, T>>> {
+        self.arrays
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                a.try_readonly()
+                    .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))
+            })
+            .collect()
+    }
+
+    fn write(&self) -> PyResult<Vec<PyReadwriteArrayDyn<'py, T>>> {
+        self.arrays
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                a.try_readwrite()
+                    .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))
+            })
+            .collect()
+    }
+}
+
+/// Fails if an array of `written` shares a byte with any other array of
+/// `written` or of `read`: two `&mut`, or a `&` and a `&mut`, to the same
+/// memory would be undefined behaviour.
+fn check_no_overlap<T: Np>(
+    written: &Arg<'_, '_, T>,
+    read: Option<&Arg<'_, '_, T>>,
+) -> PyResult<()> {
+    let mut all: Vec<(&str, usize, usize, usize)> = written
+        .ranges()
+        .map(|(i, s, e)| (written.name, i, s, e))
+        .collect();
+    let n_written = all.len();
+    if let Some(r) = read {
+        all.extend(r.ranges().map(|(i, s, e)| (r.name, i, s, e)));
+    }
+    for a in 0..n_written {
+        for b in a + 1..all.len() {
+            let (na, ia, sa, ea) = all[a];
+            let (nb, ib, sb, eb) = all[b];
+            if sa < ea && sb < eb && sa < eb && sb < ea {
+                return Err(PyValueError::new_err(format!(
+                    "{na}[{ia}] and {nb}[{ib}] share memory: an array updated in place \
+                     must not overlap any other array of the call"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn slices<'b, T: Np>(guards: &'b [PyReadonlyArrayDyn<'_, T>]) -> Vec<&'b [T::R]> {
+    guards
+        .iter()
+        .map(|g| T::cast(g.as_slice().expect("checked contiguous")))
+        .collect()
+}
+
+fn slices_mut<'b, T: Np>(guards: &'b mut [PyReadwriteArrayDyn<'_, T>]) -> Vec<&'b mut [T::R]> {
+    guards
+        .iter_mut()
+        .map(|g| T::cast_mut(g.as_slice_mut().expect("checked contiguous")))
+        .collect()
+}
+
+fn value_error(e: regnorm::Error) -> PyErr {
+    match e {
+        regnorm::Error::NonFiniteNorm { .. } => PyRuntimeError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// `(Σ|x|, Σx²)` of a model, in the crate's canonical order.
+#[pyfunction]
+fn sums(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<(f64, f64)> {
+    by_kind!(kind, T => {
+        let arg = Arg::<T>::new("x", &xs, false)?;
+        let guards = arg.read()?;
+        let s = slices(&guards);
+        let r = py.detach(|| regnorm::Exec::new().model_sums(&s));
+        Ok((r.abs, r.sq))
+    })
+}
+
+/// Σ|x| of a model (only that sum is computed).
+#[pyfunction]
+fn sum_abs(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f64> {
+    by_kind!(kind, T => {
+        let arg = Arg::<T>::new("x", &xs, false)?;
+        let guards = arg.read()?;
+        let s = slices(&guards);
+        Ok(py.detach(|| L1::new(1.0).expect("valid").penalty_model(&s)))
+    })
+}
+
+/// Σx² of a model (only that sum is computed).
+#[pyfunction]
+fn sum_sq(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f64> {
+    by_kind!(kind, T => {
+        let arg = Arg::<T>::new("x", &xs, false)?;
+        let guards = arg.read()?;
+        let s = slices(&guards);
+        Ok(py.detach(|| L2::new(1.0).expect("valid").penalty_model(&s)))
+    })
+}
+
+/// One of the crate's three regularizers.
+#[derive(Clone, Copy)]
+enum Reg {
+    L1(L1),
+    L2(L2),
+    ElasticNet(ElasticNet),
+}
+
+/// Runs `$body` with `$r` bound to the regularizer inside `$reg`.
+macro_rules! with_reg {
+    ($reg:expr, $r:ident => $body:expr) => {
+        match $reg {
+            Reg::L1($r) => $body,
+            Reg::L2($r) => $body,
+            Reg::ElasticNet($r) => $body,
+        }
+    };
+}
+
+/// A regularizer built by the Rust constructors (bad λ or ratio: ValueError).
+#[pyclass(frozen, name = "Regularizer", module = "regnorm._native")]
+struct Regularizer_ {
+    reg: Reg,
+}
+
+#[pymethods]
+impl Regularizer_ {
+    /// λ·Σ|w|.
+    #[staticmethod]
+    fn l1(lam: f64) -> PyResult<Self> {
+        Ok(Regularizer_ {
+            reg: Reg::L1(L1::new(lam).map_err(value_error)?),
+        })
+    }
+
+    /// λ·Σw².
+    #[staticmethod]
+    fn l2(lam: f64) -> PyResult<Self> {
+        Ok(Regularizer_ {
+            reg: Reg::L2(L2::new(lam).map_err(value_error)?),
+        })
+    }
+
+    /// λ·(r·Σ|w| + (1−r)/2·Σw²).
+    #[staticmethod]
+    fn elastic_net(lam: f64, l1_ratio: f64) -> PyResult<Self> {
+        Ok(Regularizer_ {
+            reg: Reg::ElasticNet(ElasticNet::new(lam, l1_ratio).map_err(value_error)?),
+        })
+    }
+
+    fn penalty(&self, py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f64> {
+        by_kind!(kind, T => {
+            let arg = Arg::<T>::new("params", &xs, false)?;
+            let guards = arg.read()?;
+            let s = slices(&guards);
+            Ok(py.detach(|| with_reg!(self.reg, r => r.penalty_model(&s))))
+        })
+    }
+
+    /// Adds the penalty's gradient to `grads` (and, with `value`, returns
+    /// the penalty from the same pass; else 0.0).
+    fn gradient(
+        &self,
+        py: Python<'_>,
+        params: Vec<Bound<'_, PyAny>>,
+        grads: Vec<Bound<'_, PyAny>>,
+        kind: &str,
+        value: bool,
+    ) -> PyResult<f64> {
+        if params.len() != grads.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} params but {} grads",
+                params.len(),
+                grads.len()
+            )));
+        }
+        by_kind!(kind, T => {
+            let p = Arg::<T>::new("params", &params, false)?;
+            let g = Arg::<T>::new("grads", &grads, true)?;
+            for (i, (a, b)) in p.arrays.iter().zip(&g.arrays).enumerate() {
+                let (na, nb) = (PyUntypedArrayMethods::len(a), PyUntypedArrayMethods::len(b));
+                if na != nb {
+                    return Err(PyValueError::new_err(format!(
+                        "params[{i}] has {na} elements but grads[{i}] has {nb}"
+                    )));
+                }
+            }
+            check_no_overlap(&g, Some(&p))?;
+            let pg = p.read()?;
+            let mut gg = g.write()?;
+            let ps = slices(&pg);
+            let gs = slices_mut(&mut gg);
+            py.detach(|| {
+                with_reg!(self.reg, r => if value {
+                    r.penalty_and_gradient_model(&ps, gs)
+                } else {
+                    r.add_gradient_model(&ps, gs).map(|()| 0.0)
+                })
+            })
+            .map_err(value_error)
+        })
+    }
+
+    /// The proximal step in place; returns (penalty after, zeros after).
+    fn prox_step(
+        &self,
+        py: Python<'_>,
+        params: Vec<Bound<'_, PyAny>>,
+        eta: f64,
+        kind: &str,
+    ) -> PyResult<(f64, usize)> {
+        by_kind!(kind, T => {
+            let p = Arg::<T>::new("params", &params, true)?;
+            check_no_overlap(&p, None)?;
+            let mut pg = p.write()?;
+            let ps = slices_mut(&mut pg);
+            let s = py
+                .detach(|| with_reg!(self.reg, r => r.prox_step_model(ps, eta)))
+                .map_err(value_error)?;
+            Ok((s.penalty, s.zeros))
+        })
+    }
+}
+
+/// Checks a weight-decay λ (ValueError if invalid).
+#[pyfunction]
+fn check_decay(lam: f64) -> PyResult<()> {
+    WeightDecay::new(lam).map(|_| ()).map_err(value_error)
+}
+
+/// `w ← w − η·λ·w` in place.
+#[pyfunction]
+fn decay(
+    py: Python<'_>,
+    lam: f64,
+    params: Vec<Bound<'_, PyAny>>,
+    eta: f64,
+    kind: &str,
+) -> PyResult<()> {
+    let wd = WeightDecay::new(lam).map_err(value_error)?;
+    by_kind!(kind, T => {
+        let p = Arg::<T>::new("params", &params, true)?;
+        check_no_overlap(&p, None)?;
+        let mut pg = p.write()?;
+        let ps = slices_mut(&mut pg);
+        py.detach(|| wd.apply_model(ps, eta)).map_err(value_error)
+    })
+}
+
+/// Checks a clipping threshold (ValueError if invalid).
+#[pyfunction]
+fn check_clip(max_norm: f64) -> PyResult<()> {
+    ClipGradNorm::new(max_norm).map(|_| ()).map_err(value_error)
+}
+
+/// Global-norm clipping in place; returns the norm before clipping. With
+/// `total`, that norm is given (for shards) rather than computed.
+#[pyfunction]
+#[pyo3(signature = (max_norm, error_if_nonfinite, grads, kind, total=None))]
+fn clip(
+    py: Python<'_>,
+    max_norm: f64,
+    error_if_nonfinite: bool,
+    grads: Vec<Bound<'_, PyAny>>,
+    kind: &str,
+    total: Option<f64>,
+) -> PyResult<f64> {
+    let c = ClipGradNorm::new(max_norm)
+        .map_err(value_error)?
+        .error_if_nonfinite(error_if_nonfinite);
+    by_kind!(kind, T => {
+        let g = Arg::<T>::new("grads", &grads, true)?;
+        check_no_overlap(&g, None)?;
+        let mut gg = g.write()?;
+        let gs = slices_mut(&mut gg);
+        py.detach(|| match total {
+            Some(t) => c.clip_with_norm(t, gs),
+            None => c.clip_model(gs),
+        })
+        .map_err(value_error)
+    })
+}
+
+/// Limits the threads regnorm uses (0: back to the default).
+#[pyfunction]
+fn set_num_threads(n: usize) {
+    regnorm::set_num_threads(n);
+}
+
+/// The threads a call may use.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    regnorm::num_threads()
+}
+
+/// The kernel tier the dispatch uses on this CPU.
+#[pyfunction]
+fn tier() -> String {
+    regnorm::Tier::best().name().to_string()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Regularizer_>()?;
+    m.add_function(wrap_pyfunction!(sums, m)?)?;
+    m.add_function(wrap_pyfunction!(sum_abs, m)?)?;
+    m.add_function(wrap_pyfunction!(sum_sq, m)?)?;
+    m.add_function(wrap_pyfunction!(check_decay, m)?)?;
+    m.add_function(wrap_pyfunction!(decay, m)?)?;
+    m.add_function(wrap_pyfunction!(check_clip, m)?)?;
+    m.add_function(wrap_pyfunction!(clip, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(tier, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+"""regnorm.torch against torch itself and the seed's modules."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import regnorm  # noqa: E402
+import regnorm.torch as rt  # noqa: E402
+
+
+class SeedL1(torch.nn.Module):
+    """The seed's module: λ·Σ|w| by a loop over the parameters."""
+
+    def __init__(self, lam):
+        super().__init__()
+        self.lam = lam
+
+    def forward(self, model):
+        return self.lam * sum(torch.abs(p).sum() for p in model.parameters())
+
+
+class SeedL2(torch.nn.Module):
+    def __init__(self, lam):
+        super().__init__()
+        self.lam = lam
+
+    def forward(self, model):
+        return self.lam * sum(torch.pow(p, 2).sum() for p in model.parameters())
+
+
+def net(seed=0, dtype=torch.float32):
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(torch.nn.Linear(30, 64), torch.nn.ReLU(), torch.nn.Linear(64, 5))
+    return m.to(dtype)
+
+
+def grads_of(m):
+    return [None if p.grad is None else p.grad.clone() for p in m.parameters()]
+
+
+@pytest.mark.parametrize("ours,seed", [(rt.L1Regularization, SeedL1), (rt.L2Regularization, SeedL2)])
+def test_autograd_gradients_equal_the_seed_modules(ours, seed):
+    a, b = net(), net()
+    x = torch.randn(8, 30)
+    (a(x).square().mean() + ours(1e-3)(a)).backward()
+    (b(x).square().mean() + seed(1e-3)(b)).backward()
+    for ga, gb in zip(grads_of(a), grads_of(b)):
+        torch.testing.assert_close(ga, gb, rtol=1e-6, atol=1e-9)
+    pa, pb = ours(1e-3)(a), seed(1e-3)(b)
+    torch.testing.assert_close(pa.detach(), pb.detach(), rtol=1e-5, atol=0)
+
+
+def test_penalty_grad_without_prior_grad_and_repeated_backward():
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.0]))
+    rt.l1_penalty([p], 0.5).backward()
+    assert p.grad.tolist() == [0.5, -0.5, 0.0]
+    (2 * rt.l1_penalty([p], 0.5)).backward()
+    assert p.grad.tolist() == [1.5, -1.5, 0.0]
+    q = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    (-rt.elastic_net_penalty([q], 1.0, 0.5)).backward()
+    expected = -(0.5 * torch.sign(q.detach()) + 0.5 * q.detach())
+    torch.testing.assert_close(q.grad, expected)
+
+
+def test_add_penalty_grad_is_the_fused_pass():
+    a, b = net(1), net(1)
+    x = torch.randn(4, 30)
+    a(x).sum().backward()
+    b(x).sum().backward()
+    value = rt.add_penalty_grad_(a.parameters(), regnorm.L1(1e-2))
+    (SeedL1(1e-2)(b)).backward()
+    for ga, gb in zip(grads_of(a), grads_of(b)):
+        torch.testing.assert_close(ga, gb, rtol=1e-6, atol=1e-9)
+    assert math.isclose(value, float(SeedL1(1e-2)(b)), rel_tol=1e-5)
+
+
+def clip_case(max_norm, dtype=torch.float32, none_at=(), scale=1.0, nonfinite=None):
+    m = net(2, dtype)
+    ps = list(m.parameters())
+    for i, p in enumerate(ps):
+        p.grad = None if i in none_at else torch.randn_like(p) * scale
+    if nonfinite is not None:
+        ps[-1].grad[0] = nonfinite
+    return ps
+
+
+@pytest.mark.parametrize("max_norm,scale", [(1.0, 1.0), (100.0, 1.0), (0.5, 10.0), (1e-3, 1e-4)])
+@pytest.mark.parametrize("none_at", [(), (0,), (1, 3)])
+def test_clip_grad_norm_matches_torch(max_norm, scale, none_at):
+    ours, theirs = clip_case(max_norm, none_at=none_at, scale=scale), clip_case(max_norm, none_at=none_at, scale=scale)
+    n_ours = rt.clip_grad_norm_(ours, max_norm)
+    n_theirs = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+    assert n_ours.dim() == 0 and n_ours.dtype == n_theirs.dtype
+    torch.testing.assert_close(n_ours, n_theirs, rtol=1e-5, atol=0)
+    for a, b in zip(ours, theirs):
+        if a.grad is None:
+            assert b.grad is None
+        else:
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-7)
+
+
+def test_clip_empty_and_all_none():
+    assert float(rt.clip_grad_norm_([], 1.0)) == 0.0
+    ps = clip_case(1.0, none_at=range(10))
+    assert float(rt.clip_grad_norm_(ps, 1.0)) == 0.0
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_clip_non_finite(bad):
+    ours, theirs = clip_case(1.0, nonfinite=bad), clip_case(1.0, nonfinite=bad)
+    before = [p.grad.clone() for p in ours]
+    with pytest.raises(RuntimeError):
+        rt.clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
+    for p, b in zip(ours, before):
+        assert torch.equal(p.grad.nan_to_num(1.0), b.nan_to_num(1.0))
+    n_ours = rt.clip_grad_norm_(ours, 1.0)
+    n_theirs = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    assert (math.isnan(n_ours) and math.isnan(n_theirs)) or float(n_ours) == float(n_theirs)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.grad, b.grad, equal_nan=True)
+
+
+def test_other_norm_types_go_to_torch():
+    ours, theirs = clip_case(1.0), clip_case(1.0)
+    torch.testing.assert_close(rt.clip_grad_norm_(ours, 1.0, norm_type=1.0),
+                               torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type=1.0))
+
+
+def test_get_total_norm_and_clip_with_norm():
+    ps = clip_case(1.0)
+    grads = [p.grad for p in ps]
+    torch.testing.assert_close(rt.get_total_norm(grads), torch.nn.utils.get_total_norm(grads), rtol=1e-5, atol=0)
+    ours, theirs = clip_case(1.0), clip_case(1.0)
+    rt.clip_grads_with_norm_(ours, 1.0, 7.0)
+    torch.nn.utils.clip_grads_with_norm_(theirs, 1.0, torch.tensor(7.0))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-7)
+
+
+def test_bf16_and_f16_equal_their_f32_widening():
+    torch.manual_seed(3)
+    for dtype in (torch.bfloat16, torch.float16):
+        ts = [torch.randn(n).to(dtype) for n in (1, 100, 5000, 70_001)]
+        got = regnorm.sums(ts)
+        want = regnorm.sums([t.float() for t in ts])
+        assert got == want
+
+
+def test_tensors_are_read_without_a_copy_and_written_in_place():
+    t = torch.tensor([3.0, 4.0])
+    regnorm.ClipGradNorm(1.0).clip_(t)
+    torch.testing.assert_close(t, torch.tensor([0.6, 0.8]))
+    b = torch.tensor([3.0, 4.0], dtype=torch.bfloat16)
+    regnorm.WeightDecay(0.5).apply_(b, 1.0)
+    assert b.tolist() == [1.5, 2.0]
+
+
+def test_bad_tensors_write_nothing():
+    w = torch.randn(16)
+    g = torch.zeros(16)
+    l1 = regnorm.L1(0.1)
+    cases = [
+        (lambda: l1.add_gradient_(w, torch.zeros(32)[::2]), ValueError),       # non-contiguous
+        (lambda: l1.add_gradient_(w, g.to(torch.int32)), TypeError),          # integer
+        (lambda: l1.add_gradient_(w, torch.zeros(16, dtype=torch.bool)), TypeError),
+        (lambda: l1.add_gradient_(w, torch.zeros(16, device="meta")), ValueError),
+        (lambda: l1.add_gradient_(g, g), ValueError),                          # same storage
+        (lambda: l1.add_gradient_(w, w.view(4, 4)), ValueError),               # tied weights
+        (lambda: regnorm.ClipGradNorm(1e-3).clip_([g, g[4:8]]), ValueError),
+    ]
+    g += 1
+    before_w, before_g = w.clone(), g.clone()
+    for f, err in cases:
+        with pytest.raises(err):
+            f()
+        assert torch.equal(w, before_w) and torch.equal(g, before_g)
