@@ -20,15 +20,18 @@ use regnorm::{ClipGradNorm, ElasticNet, L1, L2, Regularizer, WeightDecay};
 trait Np: numpy::Element + Copy + Send + Sync + 'static {
     type R: regnorm::Element;
     const NAME: &'static str;
+    /// The torch dtype of the same elements, as `str(dtype)`.
+    const TORCH: &'static str;
     fn cast(s: &[Self]) -> &[Self::R];
     fn cast_mut(s: &mut [Self]) -> &mut [Self::R];
 }
 
 macro_rules! same {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $torch:literal) => {
         impl Np for $t {
             type R = $t;
             const NAME: &'static str = $name;
+            const TORCH: &'static str = $torch;
             fn cast(s: &[$t]) -> &[$t] {
                 s
             }
@@ -38,14 +41,15 @@ macro_rules! same {
         }
     };
 }
-same!(f32, "float32");
-same!(f64, "float64");
-same!(half::f16, "float16");
+same!(f32, "float32", "torch.float32");
+same!(f64, "float64", "torch.float64");
+same!(half::f16, "float16", "torch.float16");
 
 /// bfloat16 has no NumPy dtype: its bits come as `uint16`.
 impl Np for u16 {
     type R = half::bf16;
     const NAME: &'static str = "uint16 (bfloat16 bits)";
+    const TORCH: &'static str = "torch.bfloat16";
     fn cast(s: &[u16]) -> &[half::bf16] {
         half::slice::HalfBitsSliceExt::reinterpret_cast(s)
     }
@@ -81,72 +85,195 @@ macro_rules! by_kind {
     };
 }
 
-/// One argument's arrays, typed, before any borrow.
+/// One array of an argument: a NumPy array (borrowed through the numpy
+/// crate) or a CPU torch tensor (read through its `data_ptr()`), with the
+/// memory it covers.
+struct Part<'py, T: Np> {
+    array: Option<Bound<'py, PyArrayDyn<T>>>,
+    /// The object that owns the memory, kept alive for the call.
+    _owner: Bound<'py, PyAny>,
+    ptr: usize,
+    len: usize,
+}
+
+/// One argument's arrays, typed and checked, before any borrow.
 struct Arg<'a, 'py, T: Np> {
     name: &'a str,
-    arrays: Vec<Bound<'py, PyArrayDyn<T>>>,
+    parts: Vec<Part<'py, T>>,
+}
+
+/// The numpy crate's borrows of an argument's NumPy arrays, held while its
+/// slices live.
+enum Held<'py, T: Np> {
+    Read(#[allow(dead_code)] Vec<Option<PyReadonlyArrayDyn<'py, T>>>),
+    Write(#[allow(dead_code)] Vec<Option<PyReadwriteArrayDyn<'py, T>>>),
 }
 
 impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn new(name: &'a str, arrays: &[Bound<'py, PyAny>], write: bool) -> PyResult<Self> {
-        let mut typed = Vec::with_capacity(arrays.len());
+        let mut parts = Vec::with_capacity(arrays.len());
+        let mut dtype: Option<Bound<'py, PyAny>> = None;
         for (i, a) in arrays.iter().enumerate() {
-            let arr = a.cast::<PyArrayDyn<T>>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "{name}[{i}]: expected a NumPy array of {}",
+            let part = if let Ok(arr) = a.cast::<PyArrayDyn<T>>() {
+                Self::numpy(name, i, arr, write)?
+            } else if a.hasattr("data_ptr")? {
+                Self::torch(name, i, a, &mut dtype)?
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "{name}[{i}]: expected a NumPy array of {} or a torch tensor",
                     T::NAME
-                ))
-            })?;
-            if !arr.is_c_contiguous() {
+                )));
+            };
+            if part.ptr % align_of::<T>() != 0 {
                 return Err(PyValueError::new_err(format!(
-                    "{name}[{i}]: not contiguous"
+                    "{name}[{i}]: not aligned to its element type"
                 )));
             }
-            let writeable =
-                || -> PyResult<bool> { arr.getattr("flags")?.getattr("writeable")?.extract() };
-            if write && !writeable()? {
-                return Err(PyValueError::new_err(format!(
-                    "{name}[{i}]: read-only, cannot be updated in place"
-                )));
-            }
-            typed.push(arr.clone());
+            parts.push(part);
         }
-        Ok(Arg {
-            name,
-            arrays: typed,
+        Ok(Arg { name, parts })
+    }
+
+    fn numpy(
+        name: &str,
+        i: usize,
+        arr: &Bound<'py, PyArrayDyn<T>>,
+        write: bool,
+    ) -> PyResult<Part<'py, T>> {
+        if !arr.is_c_contiguous() {
+            return Err(PyValueError::new_err(format!(
+                "{name}[{i}]: not contiguous"
+            )));
+        }
+        let writeable =
+            || -> PyResult<bool> { arr.getattr("flags")?.getattr("writeable")?.extract() };
+        if write && !writeable()? {
+            return Err(PyValueError::new_err(format!(
+                "{name}[{i}]: read-only, cannot be updated in place"
+            )));
+        }
+        Ok(Part {
+            array: Some(arr.clone()),
+            _owner: arr.clone().into_any(),
+            ptr: arr.data() as usize,
+            len: PyUntypedArrayMethods::len(arr),
+        })
+    }
+
+    /// A torch tensor of `T`'s dtype ([`Np::TORCH`]; `seen` is the first
+    /// tensor's dtype object, once checked), on the CPU, contiguous. CPU
+    /// tensors are writable.
+    fn torch(
+        name: &str,
+        i: usize,
+        t: &Bound<'py, PyAny>,
+        seen: &mut Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Part<'py, T>> {
+        if !t.getattr("is_cpu")?.extract::<bool>()? {
+            return Err(PyValueError::new_err(format!(
+                "{name}[{i}]: not a CPU tensor"
+            )));
+        }
+        let dtype = t.getattr("dtype")?;
+        let same = match seen {
+            Some(d) => dtype.is(&*d) || dtype.str()?.to_cow()? == T::TORCH,
+            None => dtype.str()?.to_cow()? == T::TORCH,
+        };
+        if !same {
+            return Err(PyTypeError::new_err(format!(
+                "{name}[{i}]: dtype {dtype}, but the call's element type is {}",
+                T::TORCH
+            )));
+        }
+        if seen.is_none() {
+            *seen = Some(dtype);
+        }
+        if !t.call_method0("is_contiguous")?.extract::<bool>()? {
+            return Err(PyValueError::new_err(format!(
+                "{name}[{i}]: not contiguous"
+            )));
+        }
+        Ok(Part {
+            array: None,
+            _owner: t.clone(),
+            ptr: t.call_method0("data_ptr")?.extract()?,
+            len: t.call_method0("numel")?.extract()?,
         })
     }
 
     /// Each array's byte range, for the overlap check.
     fn ranges(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        self.arrays.iter().enumerate().map(|(i, a)| {
-            let start = a.data() as usize;
-            (
-                i,
-                start,
-                start + PyUntypedArrayMethods::len(a) * size_of::<T>(),
-            )
-        })
-    }
-
-    fn read(&self) -> PyResult<Vec<PyReadonlyArrayDyn<'py, T>>> {
-        self.arrays
+        self.parts
             .iter()
             .enumerate()
-            .map(|(i, a)| {
-                a.try_readonly()
-                    .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))
+            .map(|(i, p)| (i, p.ptr, p.ptr + p.len * size_of::<T>()))
+    }
+
+    fn read(&self) -> PyResult<Held<'py, T>> {
+        let mut held = Vec::with_capacity(self.parts.len());
+        for (i, p) in self.parts.iter().enumerate() {
+            held.push(match &p.array {
+                Some(a) => Some(
+                    a.try_readonly()
+                        .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))?,
+                ),
+                None => None,
+            });
+        }
+        Ok(Held::Read(held))
+    }
+
+    fn write(&self) -> PyResult<Held<'py, T>> {
+        let mut held = Vec::with_capacity(self.parts.len());
+        for (i, p) in self.parts.iter().enumerate() {
+            held.push(match &p.array {
+                Some(a) => Some(
+                    a.try_readwrite()
+                        .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))?,
+                ),
+                None => None,
+            });
+        }
+        Ok(Held::Write(held))
+    }
+
+    /// The argument's slices, for reading.
+    fn slices<'b>(&'b self, held: &'b Held<'py, T>) -> Vec<&'b [T::R]> {
+        debug_assert!(matches!(held, Held::Read(_) | Held::Write(_)));
+        self.parts
+            .iter()
+            .map(|p| {
+                // SAFETY: `p.ptr` is the start of `p.len` initialised,
+                // aligned (checked in `new`) elements of type `T` in memory
+                // owned by `p._owner`, which this `Arg` keeps alive: a
+                // C-contiguous NumPy array's buffer (borrowed through the
+                // numpy crate in `held`, which outlives the slice) or a
+                // contiguous CPU tensor's storage of `numel` elements.
+                // `T::R` has `T`'s layout (`Np`). Nothing writes it during
+                // the call: an argument written in the same call overlaps
+                // none of these ranges (`check_no_overlap`), and callers
+                // must not change a tensor from another thread while a call
+                // that reads it runs (the package's documented contract,
+                // as for torch's own operations).
+                let s = unsafe { std::slice::from_raw_parts(p.ptr as *const T, p.len) };
+                T::cast(s)
             })
             .collect()
     }
 
-    fn write(&self) -> PyResult<Vec<PyReadwriteArrayDyn<'py, T>>> {
-        self.arrays
+    /// The argument's slices, for writing in place.
+    fn slices_mut<'b>(&'b self, held: &'b mut Held<'py, T>) -> Vec<&'b mut [T::R]> {
+        assert!(matches!(held, Held::Write(_)), "borrowed for writing");
+        self.parts
             .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                a.try_readwrite()
-                    .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))
+            .map(|p| {
+                // SAFETY: as in `slices`; besides, the memory was checked
+                // writable (a writeable NumPy array, borrowed read-write in
+                // `held`; or a CPU tensor) and overlaps no other array of
+                // the call, read or written (`check_no_overlap`), so this is
+                // the only reference to it.
+                let s = unsafe { std::slice::from_raw_parts_mut(p.ptr as *mut T, p.len) };
+                T::cast_mut(s)
             })
             .collect()
     }
@@ -182,20 +309,6 @@ fn check_no_overlap<T: Np>(
     Ok(())
 }
 
-fn slices<'b, T: Np>(guards: &'b [PyReadonlyArrayDyn<'_, T>]) -> Vec<&'b [T::R]> {
-    guards
-        .iter()
-        .map(|g| T::cast(g.as_slice().expect("checked contiguous")))
-        .collect()
-}
-
-fn slices_mut<'b, T: Np>(guards: &'b mut [PyReadwriteArrayDyn<'_, T>]) -> Vec<&'b mut [T::R]> {
-    guards
-        .iter_mut()
-        .map(|g| T::cast_mut(g.as_slice_mut().expect("checked contiguous")))
-        .collect()
-}
-
 fn value_error(e: regnorm::Error) -> PyErr {
     match e {
         regnorm::Error::NonFiniteNorm { .. } => PyRuntimeError::new_err(e.to_string()),
@@ -208,8 +321,8 @@ fn value_error(e: regnorm::Error) -> PyErr {
 fn sums(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<(f64, f64)> {
     by_kind!(kind, T => {
         let arg = Arg::<T>::new("x", &xs, false)?;
-        let guards = arg.read()?;
-        let s = slices(&guards);
+        let held = arg.read()?;
+        let s = arg.slices(&held);
         let r = py.detach(|| regnorm::Exec::new().model_sums(&s));
         Ok((r.abs, r.sq))
     })
@@ -220,8 +333,8 @@ fn sums(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<(f64,
 fn sum_abs(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f64> {
     by_kind!(kind, T => {
         let arg = Arg::<T>::new("x", &xs, false)?;
-        let guards = arg.read()?;
-        let s = slices(&guards);
+        let held = arg.read()?;
+        let s = arg.slices(&held);
         Ok(py.detach(|| L1::new(1.0).expect("valid").penalty_model(&s)))
     })
 }
@@ -231,8 +344,8 @@ fn sum_abs(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f6
 fn sum_sq(py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f64> {
     by_kind!(kind, T => {
         let arg = Arg::<T>::new("x", &xs, false)?;
-        let guards = arg.read()?;
-        let s = slices(&guards);
+        let held = arg.read()?;
+        let s = arg.slices(&held);
         Ok(py.detach(|| L2::new(1.0).expect("valid").penalty_model(&s)))
     })
 }
@@ -291,8 +404,8 @@ impl Regularizer_ {
     fn penalty(&self, py: Python<'_>, xs: Vec<Bound<'_, PyAny>>, kind: &str) -> PyResult<f64> {
         by_kind!(kind, T => {
             let arg = Arg::<T>::new("params", &xs, false)?;
-            let guards = arg.read()?;
-            let s = slices(&guards);
+            let held = arg.read()?;
+            let s = arg.slices(&held);
             Ok(py.detach(|| with_reg!(self.reg, r => r.penalty_model(&s))))
         })
     }
@@ -317,8 +430,8 @@ impl Regularizer_ {
         by_kind!(kind, T => {
             let p = Arg::<T>::new("params", &params, false)?;
             let g = Arg::<T>::new("grads", &grads, true)?;
-            for (i, (a, b)) in p.arrays.iter().zip(&g.arrays).enumerate() {
-                let (na, nb) = (PyUntypedArrayMethods::len(a), PyUntypedArrayMethods::len(b));
+            for (i, (a, b)) in p.parts.iter().zip(&g.parts).enumerate() {
+                let (na, nb) = (a.len, b.len);
                 if na != nb {
                     return Err(PyValueError::new_err(format!(
                         "params[{i}] has {na} elements but grads[{i}] has {nb}"
@@ -328,8 +441,8 @@ impl Regularizer_ {
             check_no_overlap(&g, Some(&p))?;
             let pg = p.read()?;
             let mut gg = g.write()?;
-            let ps = slices(&pg);
-            let gs = slices_mut(&mut gg);
+            let ps = p.slices(&pg);
+            let gs = g.slices_mut(&mut gg);
             py.detach(|| {
                 with_reg!(self.reg, r => if value {
                     r.penalty_and_gradient_model(&ps, gs)
@@ -353,7 +466,7 @@ impl Regularizer_ {
             let p = Arg::<T>::new("params", &params, true)?;
             check_no_overlap(&p, None)?;
             let mut pg = p.write()?;
-            let ps = slices_mut(&mut pg);
+            let ps = p.slices_mut(&mut pg);
             let s = py
                 .detach(|| with_reg!(self.reg, r => r.prox_step_model(ps, eta)))
                 .map_err(value_error)?;
@@ -382,7 +495,7 @@ fn decay(
         let p = Arg::<T>::new("params", &params, true)?;
         check_no_overlap(&p, None)?;
         let mut pg = p.write()?;
-        let ps = slices_mut(&mut pg);
+        let ps = p.slices_mut(&mut pg);
         py.detach(|| wd.apply_model(ps, eta)).map_err(value_error)
     })
 }
@@ -412,12 +525,45 @@ fn clip(
         let g = Arg::<T>::new("grads", &grads, true)?;
         check_no_overlap(&g, None)?;
         let mut gg = g.write()?;
-        let gs = slices_mut(&mut gg);
+        let gs = g.slices_mut(&mut gg);
         py.detach(|| match total {
             Some(t) => c.clip_with_norm(t, gs),
             None => c.clip_model(gs),
         })
         .map_err(value_error)
+    })
+}
+
+/// For `bench/bench.py`: seconds per call of the Rust crate's own
+/// `L1::penalty_model` over these arrays, borrowed once (the median of
+/// `rounds` batches of `reps` calls), so that the Python layer's cost can be
+/// measured in the same process on the same buffers.
+#[pyfunction]
+fn _time_l1_penalty(
+    py: Python<'_>,
+    xs: Vec<Bound<'_, PyAny>>,
+    kind: &str,
+    reps: usize,
+    rounds: usize,
+) -> PyResult<f64> {
+    by_kind!(kind, T => {
+        let arg = Arg::<T>::new("x", &xs, false)?;
+        let held = arg.read()?;
+        let s = arg.slices(&held);
+        let l1 = L1::new(1e-4).map_err(value_error)?;
+        Ok(py.detach(|| {
+            let mut times: Vec<f64> = (0..rounds.max(1))
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    for _ in 0..reps.max(1) {
+                        std::hint::black_box(l1.penalty_model(std::hint::black_box(&s)));
+                    }
+                    start.elapsed().as_secs_f64() / reps.max(1) as f64
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        }))
     })
 }
 
@@ -452,5 +598,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tier, m)?)?;
+    m.add_function(wrap_pyfunction!(_time_l1_penalty, m)?)?;
     Ok(())
 }

@@ -58,28 +58,34 @@ def _is_torch_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "data_ptr")
 
 
-def _torch_view(x: Any, name: str, write: bool) -> Tuple[np.ndarray, str]:
-    import torch
+_TORCH_KINDS: dict = {}
 
-    kinds = {
-        torch.float32: "f32",
-        torch.float64: "f64",
-        torch.float16: "f16",
-        torch.bfloat16: "bf16",
-    }
-    if x.device.type != "cpu":
-        raise ValueError(f"{name}: a tensor on {x.device}; regnorm reads CPU tensors only")
-    kind = kinds.get(x.dtype)
+
+def _torch_kind(x: Any, name: str) -> str:
+    if not _TORCH_KINDS:
+        import torch
+
+        _TORCH_KINDS.update(
+            {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16", torch.bfloat16: "bf16"}
+        )
+    kind = _TORCH_KINDS.get(x.dtype)
     if kind is None:
         raise TypeError(f"{name}: dtype {x.dtype}; expected float32, float64, float16 or bfloat16")
+    return kind
+
+
+def _torch_view(x: Any, name: str, write: bool) -> Tuple[Any, str]:
+    """A CPU tensor goes to the native module as it is (it reads the
+    tensor's memory through ``data_ptr()`` and checks device, dtype and
+    contiguity itself); a non-contiguous one is copied once for reading."""
+    kind = _torch_kind(x, name)
+    if x.device.type != "cpu":
+        raise ValueError(f"{name}: a tensor on {x.device}; regnorm reads CPU tensors only")
     if not x.is_contiguous():
         if write:
             raise ValueError(f"{name}: not contiguous; cannot be updated in place")
-        x = x.contiguous()  # one copy, for reading
-    t = x.detach()
-    if kind == "bf16":
-        return t.view(torch.int16).numpy().view(np.uint16), kind
-    return t.numpy(), kind
+        x = x.contiguous()
+    return x, kind
 
 
 def _numpy_view(x: Any, name: str, write: bool) -> Tuple[np.ndarray, str]:
@@ -110,8 +116,15 @@ def _is_one(x: Any) -> bool:
 
 
 def _model(xs: Any, name: str, write: bool = False) -> Tuple[list, str]:
-    """A model (one array or a sequence of them) as views of one kind."""
+    """A model (one array or a sequence of them) as arrays of one kind."""
     items = [xs] if _is_one(xs) else list(xs)
+    if items and _is_torch_tensor(items[0]):
+        # The common case, kept cheap: the native module checks each tensor.
+        kind = _torch_kind(items[0], f"{name}[0]")
+        if not write and not all(t.is_contiguous() for t in items if _is_torch_tensor(t)):
+            items = [t.contiguous() if _is_torch_tensor(t) else t for t in items]
+        if all(_is_torch_tensor(t) for t in items):
+            return items, kind
     views, kind = [], None
     for i, x in enumerate(items):
         v, k = _one(x, f"{name}[{i}]", write)
