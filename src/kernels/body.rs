@@ -23,25 +23,15 @@ use crate::order::ROWS;
 
 /// How far ahead of the row being read the body asks for data, in
 /// elements: far enough to hide the latency of the last-level cache and of
-/// DRAM, which the hardware prefetchers alone do not. Measured on the Zen 5
-/// VM of BENCHMARKS.md (2026-11-26, `f32` `sum_abs`, three alternating runs
-/// each, GB/s with / without): 1 Mi elements (4 MiB) 119-121 / 100-105;
-/// 16 Mi (64 MiB, DRAM) 49-50 / 39-41; but 4 Mi (16 MiB, in L3) 92-108 /
-/// 103-113, a loss of about 8% there. To rerun: build once as usual and once
-/// with `RUSTFLAGS="--cfg regnorm_no_prefetch"` (another `--target-dir`), and
-/// run each with `--example compare -- --full --sizes 1M,4M,16M --types f32`.
+/// DRAM, which the hardware prefetchers alone do not (measurements and how
+/// to rerun them: docs/kernels.md, "Prefetch distance").
 const PREFETCH_AHEAD: usize = 1024;
 
 /// Passes of fewer rows than this are read unframed, from their first
 /// element (full rows may then straddle cache lines): for a tensor of a
 /// few rows, the masked head row that framing adds costs more than the
-/// straddling loads. Speed only: the bits are the same either way. (With
-/// the register-half fold of `Vector::fold_lanes`, landed beside it, a
-/// model's 41 small ResNet-18 tensors went from 0.91-0.96 to 1.01-1.03 of
-/// the ceiling kernel called per tensor, main thread, in two interleaved
-/// runs of `cargo run --release -p regnorm-support --example speed_of_light -- quick "small
-/// tensors"` on the Xeon VM of BENCHMARKS.md, 2026-11-28; this change's
-/// own share was not measured apart.)
+/// straddling loads. Speed only: the bits are the same either way
+/// (docs/kernels.md, "Small tensors").
 const FRAMED_ROWS: usize = 8;
 
 /// Whether the body prefetches (off only in a `regnorm_no_prefetch` build).
@@ -300,14 +290,10 @@ where
 /// Inlined everywhere in an optimized build. A build with debug assertions
 /// calls it instead: unoptimized, each temporary has its own stack slot,
 /// and inlined into every loop shape that runs a row they made one kernel
-/// instance's frame 2.9 MB, more than a thread's stack (823 KB before the
-/// loop shapes of [`full_rows`] per term set; 147 KB called). The same
-/// operations run, so the same bits; only slower where the build also
-/// optimizes (`cargo fuzz`: called, it runs without the tier's features).
-/// (Frames as the stack probe of each kernel entry reserves them: `cargo
-/// test --no-run --test guard_pages`, then `objdump -d` of that binary,
-/// the `sub $N,%r11` after each `regnorm::kernels::x86_64::avx512_run`
-/// symbol; Xeon VM of BENCHMARKS.md, 2026-11-28.)
+/// instance's frame larger than a thread's stack (docs/kernels.md, "Stack
+/// frames in debug builds"). The same operations run, so the same bits;
+/// only slower where the build also optimizes (`cargo fuzz`: called, it
+/// runs without the tier's features).
 ///
 /// # Safety
 /// As for [`Rows::row`].

@@ -388,10 +388,9 @@ impl<V: Vector, const N: usize> Group for Lanes<V, N> {
         // order (W = Wide::WIDTH). The levels of `fold_tree` that pair lanes
         // at least W apart then pair whole registers, j with j + count/2:
         // they run as register adds, and the last register's W lanes finish
-        // the tree. (Folding through an array of lanes instead let LLVM
+        // the tree. (Folding through an array of lanes instead lets LLVM
         // interleave the two folds of the fused sums into 2-lane adds and
-        // shuffles: `speed_of_light` put `f32` `sums` at 0.72-0.74 of the
-        // ceiling at 1,000 elements then, 1.04-1.06 with this fold.)
+        // shuffles, much slower on short inputs: docs/kernels.md.)
         let per = V::WIDTH / V::Wide::WIDTH;
         let mut count = N * per;
         debug_assert!(count.is_power_of_two() && count <= MAX_WIDE);

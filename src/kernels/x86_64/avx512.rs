@@ -27,11 +27,7 @@ use crate::kernels::widened::HalfIo;
 /// the input itself: where nothing but `|w|` reads the input after (the L1
 /// gradient's row loop), the compiler takes `|w|` first and overwrites the
 /// input in place, one instruction per register fewer than zeroing a
-/// destination (`cargo run --release -p regnorm-support --example speed_of_light -- quick
-/// "f64 penalty_and_gradient"`, five interleaved runs on the Xeon VM of
-/// BENCHMARKS.md, 2026-11-28: L1 at 1,000 elements 0.84-0.95 against
-/// 0.84-0.92 with a zeroed destination; within this VM's noise, kept for
-/// the instruction it saves).
+/// destination (docs/kernels.md, "The AVX-512 sign").
 const SIGN_TABLE: i32 = 0xA9A9_A811_u32 as i32;
 
 /// Bitwise `a & b` on f32 lanes.
