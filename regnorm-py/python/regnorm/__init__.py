@@ -25,7 +25,8 @@ share memory. Every kernel runs with the GIL released.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence, Tuple
+import sys
+from typing import Any, NamedTuple, Tuple
 
 import numpy as np
 
@@ -115,16 +116,23 @@ def _is_one(x: Any) -> bool:
     return isinstance(x, np.ndarray) or _is_torch_tensor(x) or np.isscalar(x)
 
 
+def _tensor_class() -> Any:
+    """``torch.Tensor`` if the caller has imported torch (never imports it)."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Tensor", None)
+
+
 def _model(xs: Any, name: str, write: bool = False) -> Tuple[list, str]:
     """A model (one array or a sequence of them) as arrays of one kind."""
-    items = [xs] if _is_one(xs) else list(xs)
-    if items and _is_torch_tensor(items[0]):
-        # The common case, kept cheap: the native module checks each tensor.
+    items = [xs] if _is_one(xs) else xs if isinstance(xs, list) else list(xs)
+    tensor = _tensor_class()
+    if tensor is not None and items and all(isinstance(t, tensor) for t in items):
+        # The common case, kept cheap: a list of CPU tensors goes to the
+        # native module as it is, which checks each one.
         kind = _torch_kind(items[0], f"{name}[0]")
-        if not write and not all(t.is_contiguous() for t in items if _is_torch_tensor(t)):
-            items = [t.contiguous() if _is_torch_tensor(t) else t for t in items]
-        if all(_is_torch_tensor(t) for t in items):
-            return items, kind
+        if not write and not all(t.is_contiguous() for t in items):
+            items = [t.contiguous() for t in items]  # one copy, for reading
+        return items, kind
     views, kind = [], None
     for i, x in enumerate(items):
         v, k = _one(x, f"{name}[{i}]", write)
