@@ -112,11 +112,22 @@ def measure(name, shapes, dtype, rounds, seconds):
     times["L1::penalty_model (Rust)"] = []
     for f in contenders.values():
         f()
-    for _ in range(rounds):
+    python_call = contenders.pop("regnorm.L1.penalty (Python)")
+    times["regnorm.L1.penalty (Python)"] = []
+    for r in range(rounds):
         for k, f in contenders.items():
             times[k].append(batch(f, seconds))
-        reps = max(1, int(seconds / max(times["regnorm.L1.penalty (Python)"][-1], 1e-7)))
-        times["L1::penalty_model (Rust)"].append(_native._time_l1_penalty(views, kind, reps, 1))
+        # The Python layer against the crate's own call: a pause first (the
+        # threads of torch's thread pool spin for a while after its calls),
+        # then both back to back, in alternating order.
+        time.sleep(0.3)
+        pair = ["python", "rust"] if r % 2 == 0 else ["rust", "python"]
+        for which in pair:
+            if which == "python":
+                times["regnorm.L1.penalty (Python)"].append(batch(python_call, seconds))
+            else:
+                reps = max(1, int(seconds / max(times["add_penalty_grad_"][-1] / 2, 1e-7)))
+                times["L1::penalty_model (Rust)"].append(_native._time_l1_penalty(views, kind, reps, 1))
 
     def ratio(a, b):
         return statistics.median(x / y for x, y in zip(times[a], times[b]))

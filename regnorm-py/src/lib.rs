@@ -13,6 +13,7 @@ use numpy::{
     PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use regnorm::{ClipGradNorm, ElasticNet, L1, L2, Regularizer, WeightDecay};
 
@@ -116,7 +117,7 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         for (i, a) in arrays.iter().enumerate() {
             let part = if let Ok(arr) = a.cast::<PyArrayDyn<T>>() {
                 Self::numpy(name, i, arr, write)?
-            } else if a.hasattr("data_ptr")? {
+            } else if a.hasattr(intern!(a.py(), "data_ptr"))? {
                 Self::torch(name, i, a, &mut dtype)?
             } else {
                 return Err(PyTypeError::new_err(format!(
@@ -169,14 +170,15 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         t: &Bound<'py, PyAny>,
         seen: &mut Option<Bound<'py, PyAny>>,
     ) -> PyResult<Part<'py, T>> {
-        if !t.getattr("is_cpu")?.extract::<bool>()? {
+        let py = t.py();
+        if !t.getattr(intern!(py, "is_cpu"))?.extract::<bool>()? {
             return Err(PyValueError::new_err(format!(
                 "{name}[{i}]: not a CPU tensor"
             )));
         }
-        let dtype = t.getattr("dtype")?;
+        let dtype = t.getattr(intern!(py, "dtype"))?;
         let same = match seen {
-            Some(d) => dtype.is(&*d) || dtype.str()?.to_cow()? == T::TORCH,
+            Some(d) => dtype.is(&*d),
             None => dtype.str()?.to_cow()? == T::TORCH,
         };
         if !same {
@@ -188,7 +190,10 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         if seen.is_none() {
             *seen = Some(dtype);
         }
-        if !t.call_method0("is_contiguous")?.extract::<bool>()? {
+        if !t
+            .call_method0(intern!(py, "is_contiguous"))?
+            .extract::<bool>()?
+        {
             return Err(PyValueError::new_err(format!(
                 "{name}[{i}]: not contiguous"
             )));
@@ -196,8 +201,8 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         Ok(Part {
             array: None,
             _owner: t.clone(),
-            ptr: t.call_method0("data_ptr")?.extract()?,
-            len: t.call_method0("numel")?.extract()?,
+            ptr: t.call_method0(intern!(py, "data_ptr"))?.extract()?,
+            len: t.call_method0(intern!(py, "numel"))?.extract()?,
         })
     }
 
