@@ -15,6 +15,7 @@ use numpy::{
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use regnorm::shard::{Layout, Partial, Piece};
 use regnorm::{ClipGradNorm, ElasticNet, L1, L2, Regularizer, WeightDecay};
 
 /// A NumPy element type and the regnorm element it holds.
@@ -572,6 +573,92 @@ fn _time_l1_penalty(
     })
 }
 
+/// The shard unit of an element kind: pieces start and end at multiples of
+/// it (or at a tensor's end).
+#[pyfunction]
+fn shard_unit(lens: Vec<usize>, kind: &str) -> PyResult<usize> {
+    by_kind!(kind, T => Ok(Layout::<<T as Np>::R>::new(lens).unit()))
+}
+
+/// `Layout::split`: tensor `tensor` in `parts` ranges, as `(start, stop)`.
+#[pyfunction]
+fn shard_split(
+    lens: Vec<usize>,
+    tensor: usize,
+    parts: usize,
+    kind: &str,
+) -> PyResult<Vec<(usize, usize)>> {
+    by_kind!(kind, T => Ok(Layout::<<T as Np>::R>::new(lens)
+        .split(tensor, parts)
+        .map_err(value_error)?
+        .into_iter()
+        .map(|r| (r.start, r.end))
+        .collect()))
+}
+
+/// This process's pieces (`tensors[i]`, `offsets[i]`, `xs[i]`) of the model
+/// of `lens`, reduced to a [`Partial`] of both sums and encoded as `u64`
+/// words (a NumPy array) for any transport. A bad piece is recorded in the
+/// words, so that every process's merge reports it.
+#[pyfunction]
+fn shard_partial_sums<'py>(
+    py: Python<'py>,
+    lens: Vec<usize>,
+    tensors: Vec<usize>,
+    offsets: Vec<usize>,
+    xs: Vec<Bound<'py, PyAny>>,
+    kind: &str,
+) -> PyResult<Bound<'py, numpy::PyArray1<u64>>> {
+    if tensors.len() != xs.len() || offsets.len() != xs.len() {
+        return Err(PyValueError::new_err(
+            "tensors, offsets and pieces differ in length",
+        ));
+    }
+    let words = by_kind!(kind, T => {
+        let arg = Arg::<T>::new("pieces", &xs, false)?;
+        let held = arg.read()?;
+        let s = arg.slices(&held);
+        let layout = Layout::<<T as Np>::R>::new(lens);
+        let pieces: Vec<Piece<&[<T as Np>::R]>> = s
+            .iter()
+            .zip(tensors.iter().zip(&offsets))
+            .map(|(x, (&t, &o))| Piece::new(t, o, *x))
+            .collect();
+        Ok::<Vec<u64>, PyErr>(py.detach(|| regnorm::Exec::new().partial_sums(&layout, &pieces).encode()))
+    })?;
+    Ok(numpy::PyArray1::from_vec(py, words))
+}
+
+/// `(Σ|x|, Σx²)`.
+type SumPair = (f64, f64);
+
+/// Decodes every process's words (in rank order) and merges them: the
+/// model's `(Σ|x|, Σx²)` and each tensor's, with the bits one process gets
+/// over the whole model.
+#[pyfunction]
+fn shard_merge(
+    lens: Vec<usize>,
+    words: Vec<numpy::PyReadonlyArray1<'_, u64>>,
+    kind: &str,
+) -> PyResult<(SumPair, Vec<SumPair>)> {
+    let parts = words
+        .iter()
+        .map(|w| {
+            let w = w
+                .as_slice()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            Partial::decode(w).map_err(value_error)
+        })
+        .collect::<PyResult<Vec<Partial>>>()?;
+    let merged = by_kind!(kind, T => {
+        Partial::merge(&Layout::<<T as Np>::R>::new(lens), &parts).map_err(value_error)
+    })?;
+    Ok((
+        (merged.total.abs, merged.total.sq),
+        merged.tensors.iter().map(|s| (s.abs, s.sq)).collect(),
+    ))
+}
+
 /// Limits the threads regnorm uses (0: back to the default).
 #[pyfunction]
 fn set_num_threads(n: usize) {
@@ -604,5 +691,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tier, m)?)?;
     m.add_function(wrap_pyfunction!(_time_l1_penalty, m)?)?;
+    m.add_function(wrap_pyfunction!(shard_unit, m)?)?;
+    m.add_function(wrap_pyfunction!(shard_split, m)?)?;
+    m.add_function(wrap_pyfunction!(shard_partial_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(shard_merge, m)?)?;
     Ok(())
 }

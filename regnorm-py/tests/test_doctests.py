@@ -21,3 +21,10 @@ def test_regnorm_torch_docstrings():
 
     result = doctest.testmod(regnorm.torch, optionflags=FLAGS)
     assert result.failed == 0 and result.attempted > 10
+
+
+def test_regnorm_shard_docstrings():
+    import regnorm.shard
+
+    result = doctest.testmod(regnorm.shard, optionflags=FLAGS)
+    assert result.failed == 0 and result.attempted > 5
