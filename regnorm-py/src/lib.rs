@@ -106,20 +106,71 @@ struct Arg<'a, 'py, T: Np> {
 
 /// The numpy crate's borrows of an argument's NumPy arrays, held while its
 /// slices live.
-enum Held<'py, T: Np> {
+enum Borrows<'py, T: Np> {
     Read(#[allow(dead_code)] Vec<Option<PyReadonlyArrayDyn<'py, T>>>),
     Write(#[allow(dead_code)] Vec<Option<PyReadwriteArrayDyn<'py, T>>>),
+}
+
+/// What an argument holds while its slices live: the numpy crate's borrows
+/// and this module's claim on the memory (torch tensors have no borrow
+/// flags, so the claim is what keeps two calls running at once, with the
+/// GIL released, from writing the same memory or reading what the other
+/// writes).
+struct Held<'py, T: Np> {
+    borrows: Borrows<'py, T>,
+    _claim: Claim,
+}
+
+/// Byte ranges in use by the native calls now running: (start, end,
+/// written, claim id).
+static IN_USE: std::sync::Mutex<Vec<(usize, usize, bool, u64)>> = std::sync::Mutex::new(Vec::new());
+static NEXT_CLAIM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Ranges registered in [`IN_USE`] until dropped (also on a panic).
+struct Claim(u64);
+
+impl Claim {
+    /// Registers `ranges`, or fails if one overlaps a range of another
+    /// running call where either side writes.
+    fn new(name: &str, ranges: &[(usize, usize, usize)], write: bool) -> PyResult<Claim> {
+        let id = NEXT_CLAIM.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        for &(i, s, e) in ranges {
+            if s < e
+                && in_use
+                    .iter()
+                    .any(|&(s2, e2, w2, _)| s2 < e2 && s < e2 && s2 < e && (write || w2))
+            {
+                return Err(PyValueError::new_err(format!(
+                    "{name}[{i}]: in use by another regnorm call running now, which writes it or reads what this call writes"
+                )));
+            }
+        }
+        in_use.extend(ranges.iter().map(|&(_, s, e)| (s, e, write, id)));
+        Ok(Claim(id))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        in_use.retain(|r| r.3 != self.0);
+    }
 }
 
 impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn new(name: &'a str, arrays: &[Bound<'py, PyAny>], write: bool) -> PyResult<Self> {
         let mut parts = Vec::with_capacity(arrays.len());
         let mut dtype: Option<Bound<'py, PyAny>> = None;
+        let mut torch: Option<Bound<'py, PyAny>> = None;
         for (i, a) in arrays.iter().enumerate() {
             let part = if let Ok(arr) = a.cast::<PyArrayDyn<T>>() {
                 Self::numpy(name, i, arr, write)?
             } else if a.hasattr(intern!(a.py(), "data_ptr"))? {
-                Self::torch(name, i, a, &mut dtype)?
+                if torch.is_none() {
+                    torch = Some(a.py().import("torch")?.into_any());
+                }
+                Self::torch(name, i, a, torch.as_ref().expect("set"), &mut dtype)?
             } else {
                 return Err(PyTypeError::new_err(format!(
                     "{name}[{i}]: expected a NumPy array of {} or a torch tensor",
@@ -165,13 +216,30 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     /// A torch tensor of `T`'s dtype ([`Np::TORCH`]; `seen` is the first
     /// tensor's dtype object, once checked), on the CPU, contiguous. CPU
     /// tensors are writable.
+    ///
+    /// Only `torch.Tensor` and `torch.nn.Parameter` themselves are taken,
+    /// and their methods are called through `torch.Tensor`, not the object:
+    /// a subclass, or an attribute set on the instance, could otherwise
+    /// report any pointer and length.
     fn torch(
         name: &str,
         i: usize,
         t: &Bound<'py, PyAny>,
+        torch: &Bound<'py, PyAny>,
         seen: &mut Option<Bound<'py, PyAny>>,
     ) -> PyResult<Part<'py, T>> {
         let py = t.py();
+        let tensor = torch.getattr(intern!(py, "Tensor"))?;
+        let parameter = torch
+            .getattr(intern!(py, "nn"))?
+            .getattr(intern!(py, "Parameter"))?;
+        let ty = t.get_type();
+        if !ty.is(&tensor) && !ty.is(&parameter) {
+            return Err(PyTypeError::new_err(format!(
+                "{name}[{i}]: a {ty}; only torch.Tensor and torch.nn.Parameter are read in place"
+            )));
+        }
+        let call = |method: &Bound<'py, pyo3::types::PyString>| tensor.getattr(method)?.call1((t,));
         if !t.getattr(intern!(py, "is_cpu"))?.extract::<bool>()? {
             return Err(PyValueError::new_err(format!(
                 "{name}[{i}]: not a CPU tensor"
@@ -191,10 +259,7 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         if seen.is_none() {
             *seen = Some(dtype);
         }
-        if !t
-            .call_method0(intern!(py, "is_contiguous"))?
-            .extract::<bool>()?
-        {
+        if !call(intern!(py, "is_contiguous"))?.extract::<bool>()? {
             return Err(PyValueError::new_err(format!(
                 "{name}[{i}]: not contiguous"
             )));
@@ -202,8 +267,8 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         Ok(Part {
             array: None,
             _owner: t.clone(),
-            ptr: t.call_method0(intern!(py, "data_ptr"))?.extract()?,
-            len: t.call_method0(intern!(py, "numel"))?.extract()?,
+            ptr: call(intern!(py, "data_ptr"))?.extract()?,
+            len: call(intern!(py, "numel"))?.extract()?,
         })
     }
 
@@ -226,7 +291,11 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 None => None,
             });
         }
-        Ok(Held::Read(held))
+        let ranges: Vec<_> = self.ranges().collect();
+        Ok(Held {
+            borrows: Borrows::Read(held),
+            _claim: Claim::new(self.name, &ranges, false)?,
+        })
     }
 
     fn write(&self) -> PyResult<Held<'py, T>> {
@@ -240,12 +309,16 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 None => None,
             });
         }
-        Ok(Held::Write(held))
+        let ranges: Vec<_> = self.ranges().collect();
+        Ok(Held {
+            borrows: Borrows::Write(held),
+            _claim: Claim::new(self.name, &ranges, true)?,
+        })
     }
 
     /// The argument's slices, for reading.
     fn slices<'b>(&'b self, held: &'b Held<'py, T>) -> Vec<&'b [T::R]> {
-        debug_assert!(matches!(held, Held::Read(_) | Held::Write(_)));
+        let _ = held;
         self.parts
             .iter()
             .map(|p| {
@@ -254,13 +327,16 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 // owned by `p._owner`, which this `Arg` keeps alive: a
                 // C-contiguous NumPy array's buffer (borrowed through the
                 // numpy crate in `held`, which outlives the slice) or a
-                // contiguous CPU tensor's storage of `numel` elements.
-                // `T::R` has `T`'s layout (`Np`). Nothing writes it during
-                // the call: an argument written in the same call overlaps
-                // none of these ranges (`check_no_overlap`), and callers
-                // must not change a tensor from another thread while a call
-                // that reads it runs (the package's documented contract,
-                // as for torch's own operations).
+                // contiguous CPU tensor's storage of `numel` elements, as
+                // torch.Tensor's own methods report them (exact type checked
+                // in `torch`, so no subclass or instance attribute answers).
+                // `T::R` has `T`'s layout (`Np`). No regnorm call writes it
+                // meanwhile: an argument written in the same call overlaps
+                // none of these ranges (`check_no_overlap`), and `held`
+                // claims them against every other call running now
+                // ([`Claim`]). Python code that writes a tensor from another
+                // thread while a call reads it is outside what this module
+                // can see (as for torch's own operations): documented.
                 let s = unsafe { std::slice::from_raw_parts(p.ptr as *const T, p.len) };
                 T::cast(s)
             })
@@ -269,15 +345,19 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
 
     /// The argument's slices, for writing in place.
     fn slices_mut<'b>(&'b self, held: &'b mut Held<'py, T>) -> Vec<&'b mut [T::R]> {
-        assert!(matches!(held, Held::Write(_)), "borrowed for writing");
+        assert!(
+            matches!(held.borrows, Borrows::Write(_)),
+            "borrowed for writing"
+        );
         self.parts
             .iter()
             .map(|p| {
                 // SAFETY: as in `slices`; besides, the memory was checked
                 // writable (a writeable NumPy array, borrowed read-write in
-                // `held`; or a CPU tensor) and overlaps no other array of
-                // the call, read or written (`check_no_overlap`), so this is
-                // the only reference to it.
+                // `held`; or a CPU tensor), overlaps no other array of the
+                // call (`check_no_overlap`) and no range another running
+                // call reads or writes (`held`'s claim), so this is the
+                // only reference to it.
                 let s = unsafe { std::slice::from_raw_parts_mut(p.ptr as *mut T, p.len) };
                 T::cast_mut(s)
             })

@@ -177,3 +177,56 @@ def test_bad_tensors_write_nothing():
         with pytest.raises(err):
             f()
         assert torch.equal(w, before_w) and torch.equal(g, before_g)
+
+
+def test_objects_that_lie_about_their_memory_are_refused():
+    class Fake:
+        is_cpu = True
+        dtype = torch.float32
+
+        def data_ptr(self):
+            return 8  # nowhere
+
+        def numel(self):
+            return 1 << 40
+
+        def is_contiguous(self):
+            return True
+
+    with pytest.raises(TypeError):
+        regnorm.sums([torch.zeros(4), Fake()])
+
+    class Sub(torch.Tensor):
+        def numel(self):
+            return 1 << 40
+
+    with pytest.raises(TypeError):
+        regnorm.sums([torch.zeros(4), torch.zeros(4).as_subclass(Sub)])
+
+    t = torch.zeros(4)
+    t.numel = lambda: 1 << 40  # an instance attribute does not answer
+    assert regnorm.sums([t]) == (0.0, 0.0)
+
+
+def test_two_threads_writing_one_tensor_do_not_both_write():
+    import threading
+
+    g = torch.ones(1 << 22)
+    errors, done = [], []
+
+    def clip():
+        try:
+            for _ in range(50):
+                regnorm.ClipGradNorm(1e9).clip_([g])
+            done.append(1)
+        except ValueError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=clip) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    # Either call may be refused while the other runs; none writes at once.
+    assert all("in use by another regnorm call" in e for e in errors)
+    assert len(done) + len(errors) == 2
