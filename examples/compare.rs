@@ -163,7 +163,7 @@ fn own_ceiling<T: CeilingFloat>(
     two: bool,
     only: Option<Kernel>,
 ) -> (f64, Kernel) {
-    let mut pair = two.then(SpinPair::new::<T>);
+    let mut pair = two.then(SpinPair::<T>::new);
     let mut gbs = |k: Kernel, samples: usize| match &mut pair {
         Some(pair) => measure(bytes, samples, || {
             _ = black_box(pair.run(black_box(x), op, k))

@@ -108,7 +108,7 @@ fn speeds<T: CeilingFloat>(
                 // ceiling runs; like regnorm, it gets an untimed batch
                 // first (its thread starting, its half reaching its cache).
                 std::thread::sleep(Duration::from_millis(1));
-                let mut pair = SpinPair::new::<T>();
+                let mut pair = SpinPair::<T>::new();
                 let mut run = |k: Kernel| {
                     for x in xs.iter() {
                         black_box(pair.run(black_box(x), *op, k));

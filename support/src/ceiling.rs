@@ -689,7 +689,10 @@ ceiling_float!(
 
 /// The two-thread ceiling: a second thread spins waiting for work, which
 /// it reduces with the kernel and operation of each [`SpinPair::run`].
-pub struct SpinPair {
+pub struct SpinPair<T: CeilingFloat> {
+    /// The element type the worker reads: fixed at creation, so that `run`
+    /// cannot hand it a slice of another type.
+    _elem: std::marker::PhantomData<fn(T)>,
     shared: Arc<Shared>,
     generation: u64,
     handle: Option<JoinHandle<()>>,
@@ -735,9 +738,9 @@ fn job(i: usize) -> (Kernel, Op) {
     (k, op)
 }
 
-impl SpinPair {
+impl<T: CeilingFloat> SpinPair<T> {
     /// Starts the spinning worker for element type `T`.
-    pub fn new<T: CeilingFloat>() -> SpinPair {
+    pub fn new() -> SpinPair<T> {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let handle = std::thread::spawn(move || {
@@ -751,7 +754,9 @@ impl SpinPair {
                 seen = g;
                 let (p, n) = (s.ptr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed));
                 let (k, op) = job(s.job.load(Ordering::Relaxed));
-                // SAFETY: `run` published a live slice and waits for `done`.
+                // SAFETY: `run` published a live `&[T]` (the pair is typed by
+                // `T`, so it is this type) and does not return before `done`
+                // says this job is finished; `T::reduce` does not panic.
                 let x = unsafe { std::slice::from_raw_parts(p as *const T, n) };
                 let r = T::reduce(x, op, k).unwrap_or(0.0);
                 s.result.store(r.to_bits(), Ordering::Relaxed);
@@ -759,6 +764,7 @@ impl SpinPair {
             }
         });
         SpinPair {
+            _elem: std::marker::PhantomData,
             shared,
             generation: 0,
             handle: Some(handle),
@@ -767,7 +773,7 @@ impl SpinPair {
 
     /// Reduces `x` with kernel `k`: the first half here, the second on the
     /// spinning thread.
-    pub fn run<T: CeilingFloat>(&mut self, x: &[T], op: Op, k: Kernel) -> f64 {
+    pub fn run(&mut self, x: &[T], op: Op, k: Kernel) -> f64 {
         let (a, b) = x.split_at((x.len() / 2) & !127);
         let s = &self.shared;
         s.ptr.store(b.as_ptr() as usize, Ordering::Relaxed);
@@ -783,7 +789,13 @@ impl SpinPair {
     }
 }
 
-impl Drop for SpinPair {
+impl<T: CeilingFloat> Default for SpinPair<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: CeilingFloat> Drop for SpinPair<T> {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(h) = self.handle.take() {
@@ -810,7 +822,7 @@ mod tests {
         let x: Vec<f32> = (0..3001).map(|i| (i % 7) as f32 - 3.0).collect();
         let abs: f64 = x.iter().map(|v| f64::from(v.abs())).sum();
         let sq: f64 = x.iter().map(|v| f64::from(v * v)).sum();
-        let mut pair = SpinPair::new::<f32>();
+        let mut pair = SpinPair::<f32>::new();
         for k in ceiling_kernels() {
             for (op, want) in [(Op::Abs, abs), (Op::Sq, sq), (Op::Both, abs + sq)] {
                 assert_eq!(f32::reduce(&x, op, k), Some(want), "{k} {op:?}");
