@@ -162,13 +162,20 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn new(name: &'a str, arrays: &[Bound<'py, PyAny>], write: bool) -> PyResult<Self> {
         let mut parts = Vec::with_capacity(arrays.len());
         let mut dtype: Option<Bound<'py, PyAny>> = None;
-        let mut torch: Option<Bound<'py, PyAny>> = None;
+        // torch.Tensor and torch.nn.Parameter, looked up once per argument.
+        let mut torch: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = None;
         for (i, a) in arrays.iter().enumerate() {
             let part = if let Ok(arr) = a.cast::<PyArrayDyn<T>>() {
                 Self::numpy(name, i, arr, write)?
             } else if a.hasattr(intern!(a.py(), "data_ptr"))? {
                 if torch.is_none() {
-                    torch = Some(a.py().import("torch")?.into_any());
+                    let py = a.py();
+                    let module = py.import("torch")?;
+                    let tensor = module.getattr(intern!(py, "Tensor"))?;
+                    let parameter = module
+                        .getattr(intern!(py, "nn"))?
+                        .getattr(intern!(py, "Parameter"))?;
+                    torch = Some((tensor, parameter));
                 }
                 Self::torch(name, i, a, torch.as_ref().expect("set"), &mut dtype)?
             } else {
@@ -225,16 +232,12 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         name: &str,
         i: usize,
         t: &Bound<'py, PyAny>,
-        torch: &Bound<'py, PyAny>,
+        (tensor, parameter): &(Bound<'py, PyAny>, Bound<'py, PyAny>),
         seen: &mut Option<Bound<'py, PyAny>>,
     ) -> PyResult<Part<'py, T>> {
         let py = t.py();
-        let tensor = torch.getattr(intern!(py, "Tensor"))?;
-        let parameter = torch
-            .getattr(intern!(py, "nn"))?
-            .getattr(intern!(py, "Parameter"))?;
         let ty = t.get_type();
-        if !ty.is(&tensor) && !ty.is(&parameter) {
+        if !ty.is(tensor) && !ty.is(parameter) {
             return Err(PyTypeError::new_err(format!(
                 "{name}[{i}]: a {ty}; only torch.Tensor and torch.nn.Parameter are read in place"
             )));
