@@ -2,8 +2,8 @@
 //! one-thread ceiling (the fastest of `regnorm_support::ceiling`'s kernels
 //! for each size, picked by a short sweep), every tier, the dispatched call, the parallel path (called from outside any
 //! pool, and from a worker of the global pool), and the peers a user would
-//! otherwise call (naive iterators, faer, ndarray, nalgebra, and OpenBLAS
-//! with `--features regnorm-support/openblas`), on the same buffers, for f32 and f64; and
+//! otherwise call (naive iterators, ndarray, nalgebra, and faer and OpenBLAS
+//! with `--features regnorm-support/faer,regnorm-support/openblas`), on the same buffers, for f32 and f64; and
 //! for bf16 and f16 (fewer sizes, the dispatched and parallel calls) against
 //! the plain widening iterator and `half`'s conversion to `f32` followed by
 //! the f32 peers.

@@ -1,7 +1,8 @@
 //! Compare regnorm with the libraries a user would otherwise call, on this
 //! machine, in one run: GB/s of every kernel tier, the dispatched call and
-//! the parallel path against naive iterators, faer, ndarray, nalgebra (and
-//! OpenBLAS with `--features regnorm-support/openblas`), as fractions of this machine's
+//! the parallel path against naive iterators, ndarray and nalgebra (and faer
+//! and OpenBLAS with `--features regnorm-support/faer,regnorm-support/openblas`),
+//! as fractions of this machine's
 //! measured read bandwidth and of the best peer; a bit-for-bit check of every
 //! regnorm path; each kernel's error against the exact sum; and an SVG chart.
 //!
@@ -27,6 +28,7 @@ compare: regnorm against its peers on this machine, with a bit-for-bit check
 
 USAGE:
     cargo run --release --example compare -- [OPTIONS]
+    cargo run --release --features regnorm-support/faer --example compare       # adds faer
     cargo run --release --features regnorm-support/openblas --example compare   # adds OpenBLAS
 
 OPTIONS:
@@ -702,7 +704,7 @@ fn main() -> ExitCode {
     }
     let started = Instant::now();
     println!(
-        "regnorm compare: {} logical CPUs, rayon pool of {} threads, tiers available: {} (dispatch uses {}){}",
+        "regnorm compare: {} logical CPUs, rayon pool of {} threads, tiers available: {} (dispatch uses {}){}{}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.threads,
         Tier::available()
@@ -711,6 +713,11 @@ fn main() -> ExitCode {
             .collect::<Vec<_>>()
             .join(", "),
         Tier::best(),
+        if regnorm_support::peers::FAER {
+            ", faer linked"
+        } else {
+            ""
+        },
         if regnorm_support::peers::OPENBLAS {
             ", OpenBLAS linked"
         } else {

@@ -8,12 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-features=()
+features=(--features regnorm-support/faer)
 openblas="not installed (peers without OpenBLAS)"
 # Not grep -q: under pipefail, grep quitting at the first match can make
 # ldconfig die of SIGPIPE and the test fail although the library is there.
 if ldconfig -p 2>/dev/null | grep 'libopenblas\.so' >/dev/null; then
-    features=(--features regnorm-support/openblas)
+    features=(--features regnorm-support/faer,regnorm-support/openblas)
     openblas="$(dpkg-query -W -f='${Package} ${Version}' libopenblas0-pthread 2>/dev/null || echo present)"
 fi
 

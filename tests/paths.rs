@@ -186,7 +186,7 @@ fn ridge_path_shrinks_monotonically() {
 #[test]
 fn lasso_path_starts_empty_and_fills() {
     let d = data();
-    let alphas = regression::log_grid(d.alpha_max(), 1000.0, 50);
+    let alphas = regression::log_grid(d.alpha_max(), 1000.0, 12);
     let fits = regression::path(&d, Kind::Lasso, &alphas, 1e-10);
     assert_eq!(fits[0].nonzeros(), 0);
     assert!(fits.last().unwrap().nonzeros() >= 9);

@@ -2,9 +2,10 @@
 //! slice, each the idiomatic way its documentation shows:
 //!
 //! * the naive iterator, `iter().map(abs).sum()` and `iter().map(x·x).sum()`;
-//! * faer: `ColRef::from_slice(x).norm_l1()` and `.squared_norm_l2()`;
 //! * ndarray: `ArrayView1::from(x).mapv(abs).sum()` and `a.dot(&a)`;
 //! * nalgebra: `DVectorView::from_slice(x, n).lp_norm(1)` and `.norm_squared()`;
+//! * with the `faer` feature, faer: `ColRef::from_slice(x).norm_l1()` and
+//!   `.squared_norm_l2()`;
 //! * with the `openblas` feature, the system OpenBLAS through CBLAS:
 //!   `cblas_?asum` and `cblas_?dot(x, x)` on one thread and on OpenBLAS's
 //!   default thread count, and `cblas_?nrm2` (squared), threaded.
@@ -12,9 +13,13 @@
 //! Results are widened to `f64`; each peer accumulates in the element type
 //! (`f32` for the half types: their peers widen first, as a user would).
 
+#[cfg(feature = "faer")]
 use faer::ColRef;
 use nalgebra::DVectorView;
 use ndarray::ArrayView1;
+
+/// Whether faer is one of the peers (the `faer` feature).
+pub const FAER: bool = cfg!(feature = "faer");
 
 /// Whether the system OpenBLAS is one of the peers (the `openblas` feature).
 pub const OPENBLAS: bool = cfg!(feature = "openblas");
@@ -51,11 +56,6 @@ macro_rules! peers_for {
                         sum_sq: Some(|x: &[$t]| f64::from(x.iter().map(|v| v * v).sum::<$t>())),
                     },
                     Peer {
-                        name: "faer",
-                        sum_abs: Some(|x: &[$t]| f64::from(ColRef::from_slice(x).norm_l1())),
-                        sum_sq: Some(|x: &[$t]| f64::from(ColRef::from_slice(x).squared_norm_l2())),
-                    },
-                    Peer {
                         name: "ndarray",
                         sum_abs: Some(|x: &[$t]| {
                             f64::from(ArrayView1::from(x).mapv(<$t>::abs).sum())
@@ -75,6 +75,12 @@ macro_rules! peers_for {
                         }),
                     },
                 ];
+                #[cfg(feature = "faer")]
+                peers.push(Peer {
+                    name: "faer",
+                    sum_abs: Some(|x: &[$t]| f64::from(ColRef::from_slice(x).norm_l1())),
+                    sum_sq: Some(|x: &[$t]| f64::from(ColRef::from_slice(x).squared_norm_l2())),
+                });
                 #[cfg(feature = "openblas")]
                 peers.extend([
                     Peer {
@@ -121,17 +127,30 @@ macro_rules! half_peers_for {
                         }),
                     },
                     Peer {
-                        name: "half to_f32_vec + faer",
+                        name: "half to_f32_vec + ndarray",
                         sum_abs: Some(|x: &[$t]| {
                             let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
-                            f64::from(ColRef::from_slice(&w[..]).norm_l1())
+                            f64::from(ArrayView1::from(&w[..]).mapv(f32::abs).sum())
                         }),
                         sum_sq: Some(|x: &[$t]| {
                             let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
-                            f64::from(ColRef::from_slice(&w[..]).squared_norm_l2())
+                            let a = ArrayView1::from(&w[..]);
+                            f64::from(a.dot(&a))
                         }),
                     },
                 ];
+                #[cfg(feature = "faer")]
+                peers.push(Peer {
+                    name: "half to_f32_vec + faer",
+                    sum_abs: Some(|x: &[$t]| {
+                        let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
+                        f64::from(ColRef::from_slice(&w[..]).norm_l1())
+                    }),
+                    sum_sq: Some(|x: &[$t]| {
+                        let w = half::slice::HalfFloatSliceExt::to_f32_vec(x);
+                        f64::from(ColRef::from_slice(&w[..]).squared_norm_l2())
+                    }),
+                });
                 #[cfg(feature = "openblas")]
                 peers.push(Peer {
                     name: "half to_f32_vec + openblas, threaded",
