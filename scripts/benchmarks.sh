@@ -92,8 +92,9 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo
     echo "### Speed of light: \`cargo run --release -p regnorm-support --example speed_of_light\`"
     echo
-    echo "regnorm against hand-written ceilings that ignore order and accuracy (one thread: eight"
-    echo "accumulators on the faster of AVX2+FMA and AVX-512; two threads: the caller and a spinning"
+    echo "regnorm against hand-written ceilings that ignore order and accuracy (one thread: the fastest"
+    echo "kernel of regnorm_support::ceiling's family each round, AVX2+FMA or AVX-512 with 4 to 32"
+    echo "accumulators, one or two streams, with or without prefetch; two threads: the caller and a spinning"
     echo "worker), called back to back from the main thread and from a worker of a 2-thread rayon pool;"
     echo "ratios are medians of per-round ratios (each round times every path back to back; each thread's"
     echo "calls against the one-thread ceiling timed on that same thread just after them, the two-thread"
@@ -112,8 +113,9 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo
     echo "### The comparison: \`cargo run --release ${features[*]} --example compare -- --full\`"
     echo
-    echo "GB/s of input read; each figure the median of 15 timed samples. The ceilings are those of the"
-    echo "speed-of-light section. Hot sizes stay in cache between calls; the DRAM column is cold. \"parallel\""
+    echo "GB/s of input read; each figure the median of 15 timed samples. A ceiling is the fastest kernel"
+    echo "of the ceiling family for that size, measured three times interleaved with regnorm's rows, the best"
+    echo "kept (\`compare --help\` says more). Hot sizes stay in cache between calls; the DRAM column is cold. \"parallel\""
     echo "is the default call from the main thread; \"from a worker\" is the same call made on a rayon worker,"
     echo "as in a rayon-based training loop."
     echo
