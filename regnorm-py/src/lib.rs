@@ -158,31 +158,65 @@ impl Drop for Claim {
     }
 }
 
+/// What reading a torch tensor needs from torch, looked up once per
+/// argument: the two types read in place, the methods called through
+/// `torch.Tensor` (never through the object, whose instance attributes
+/// could answer instead), and the dtype of the call's element type.
+struct Torch<'py> {
+    tensor: Bound<'py, PyAny>,
+    parameter: Bound<'py, PyAny>,
+    is_contiguous: Bound<'py, PyAny>,
+    contiguous: Bound<'py, PyAny>,
+    data_ptr: Bound<'py, PyAny>,
+    numel: Bound<'py, PyAny>,
+    dtype: Bound<'py, PyAny>,
+}
+
+impl<'py> Torch<'py> {
+    /// torch as the caller imported it; `None` if it has not been (then
+    /// no argument can be a tensor, and torch is not imported here).
+    fn find<T: Np>(py: Python<'py>) -> PyResult<Option<Self>> {
+        let modules = py
+            .import(intern!(py, "sys"))?
+            .getattr(intern!(py, "modules"))?;
+        let Some(torch) = modules
+            .cast::<pyo3::types::PyDict>()?
+            .get_item(intern!(py, "torch"))?
+        else {
+            return Ok(None);
+        };
+        let tensor = torch.getattr(intern!(py, "Tensor"))?;
+        let method = |name: &Bound<'py, pyo3::types::PyString>| tensor.getattr(name);
+        Ok(Some(Torch {
+            parameter: torch
+                .getattr(intern!(py, "nn"))?
+                .getattr(intern!(py, "Parameter"))?,
+            is_contiguous: method(intern!(py, "is_contiguous"))?,
+            contiguous: method(intern!(py, "contiguous"))?,
+            data_ptr: method(intern!(py, "data_ptr"))?,
+            numel: method(intern!(py, "numel"))?,
+            dtype: torch.getattr(T::TORCH.trim_start_matches("torch."))?,
+            tensor,
+        }))
+    }
+}
+
 impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn new(name: &'a str, arrays: &[Bound<'py, PyAny>], write: bool) -> PyResult<Self> {
         let mut parts = Vec::with_capacity(arrays.len());
-        let mut dtype: Option<Bound<'py, PyAny>> = None;
-        // torch.Tensor and torch.nn.Parameter, looked up once per argument.
-        let mut torch: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = None;
+        // Looked up at the first array that is not a NumPy array.
+        let mut torch: Option<Option<Torch<'py>>> = None;
         for (i, a) in arrays.iter().enumerate() {
             let part = if let Ok(arr) = a.cast::<PyArrayDyn<T>>() {
                 Self::numpy(name, i, arr, write)?
-            } else if a.hasattr(intern!(a.py(), "data_ptr"))? {
-                if torch.is_none() {
-                    let py = a.py();
-                    let module = py.import("torch")?;
-                    let tensor = module.getattr(intern!(py, "Tensor"))?;
-                    let parameter = module
-                        .getattr(intern!(py, "nn"))?
-                        .getattr(intern!(py, "Parameter"))?;
-                    torch = Some((tensor, parameter));
-                }
-                Self::torch(name, i, a, torch.as_ref().expect("set"), &mut dtype)?
             } else {
-                return Err(PyTypeError::new_err(format!(
-                    "{name}[{i}]: expected a NumPy array of {} or a torch tensor",
-                    T::NAME
-                )));
+                if torch.is_none() {
+                    torch = Some(Torch::find::<T>(a.py())?);
+                }
+                match torch.as_ref().and_then(Option::as_ref) {
+                    Some(t) => Self::torch(name, i, a, t, write)?,
+                    None => return Err(Self::not_an_array(name, i)),
+                }
             };
             if part.ptr % align_of::<T>() != 0 {
                 return Err(PyValueError::new_err(format!(
@@ -192,6 +226,13 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
             parts.push(part);
         }
         Ok(Arg { name, parts })
+    }
+
+    fn not_an_array(name: &str, i: usize) -> PyErr {
+        PyTypeError::new_err(format!(
+            "{name}[{i}]: expected a NumPy array of {} or a torch tensor",
+            T::NAME
+        ))
     }
 
     fn numpy(
@@ -220,58 +261,61 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         })
     }
 
-    /// A torch tensor of `T`'s dtype ([`Np::TORCH`]; `seen` is the first
-    /// tensor's dtype object, once checked), on the CPU, contiguous. CPU
-    /// tensors are writable.
+    /// A torch tensor of `T`'s dtype ([`Np::TORCH`]) on the CPU. A tensor
+    /// read that is not contiguous is copied once (`torch.Tensor.contiguous`);
+    /// one written must be contiguous. CPU tensors are writable.
     ///
     /// Only `torch.Tensor` and `torch.nn.Parameter` themselves are taken,
     /// and their methods are called through `torch.Tensor`, not the object:
     /// a subclass, or an attribute set on the instance, could otherwise
-    /// report any pointer and length.
+    /// report any pointer and length. (`is_cpu` and `dtype` are read from
+    /// the object: they are data descriptors of its exact type, which no
+    /// instance attribute overrides.)
     fn torch(
         name: &str,
         i: usize,
         t: &Bound<'py, PyAny>,
-        (tensor, parameter): &(Bound<'py, PyAny>, Bound<'py, PyAny>),
-        seen: &mut Option<Bound<'py, PyAny>>,
+        torch: &Torch<'py>,
+        write: bool,
     ) -> PyResult<Part<'py, T>> {
         let py = t.py();
         let ty = t.get_type();
-        if !ty.is(tensor) && !ty.is(parameter) {
-            return Err(PyTypeError::new_err(format!(
-                "{name}[{i}]: a {ty}; only torch.Tensor and torch.nn.Parameter are read in place"
-            )));
+        if !ty.is(&torch.tensor) && !ty.is(&torch.parameter) {
+            return Err(if t.is_instance(&torch.tensor)? {
+                PyTypeError::new_err(format!(
+                    "{name}[{i}]: a {ty}; only torch.Tensor and torch.nn.Parameter are read in place"
+                ))
+            } else {
+                Self::not_an_array(name, i)
+            });
         }
-        let call = |method: &Bound<'py, pyo3::types::PyString>| tensor.getattr(method)?.call1((t,));
         if !t.getattr(intern!(py, "is_cpu"))?.extract::<bool>()? {
             return Err(PyValueError::new_err(format!(
                 "{name}[{i}]: not a CPU tensor"
             )));
         }
         let dtype = t.getattr(intern!(py, "dtype"))?;
-        let same = match seen {
-            Some(d) => dtype.is(&*d),
-            None => dtype.str()?.to_cow()? == T::TORCH,
-        };
-        if !same {
+        if !dtype.is(&torch.dtype) {
             return Err(PyTypeError::new_err(format!(
                 "{name}[{i}]: dtype {dtype}, but the call's element type is {}",
                 T::TORCH
             )));
         }
-        if seen.is_none() {
-            *seen = Some(dtype);
-        }
-        if !call(intern!(py, "is_contiguous"))?.extract::<bool>()? {
-            return Err(PyValueError::new_err(format!(
-                "{name}[{i}]: not contiguous"
-            )));
+        let mut owner = t.clone();
+        if !torch.is_contiguous.call1((t,))?.extract::<bool>()? {
+            if write {
+                return Err(PyValueError::new_err(format!(
+                    "{name}[{i}]: not contiguous; cannot be updated in place"
+                )));
+            }
+            // A new tensor of the exact type torch.Tensor.
+            owner = torch.contiguous.call1((t,))?;
         }
         Ok(Part {
             array: None,
-            _owner: t.clone(),
-            ptr: call(intern!(py, "data_ptr"))?.extract()?,
-            len: call(intern!(py, "numel"))?.extract()?,
+            ptr: torch.data_ptr.call1((&owner,))?.extract()?,
+            len: torch.numel.call1((&owner,))?.extract()?,
+            _owner: owner,
         })
     }
 
@@ -340,7 +384,11 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 // ([`Claim`]). Python code that writes a tensor from another
                 // thread while a call reads it is outside what this module
                 // can see (as for torch's own operations): documented.
-                let s = unsafe { std::slice::from_raw_parts(p.ptr as *const T, p.len) };
+                let s = if p.len == 0 {
+                    &[] // an empty tensor's data_ptr() may be null
+                } else {
+                    unsafe { std::slice::from_raw_parts(p.ptr as *const T, p.len) }
+                };
                 T::cast(s)
             })
             .collect()
@@ -361,7 +409,11 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 // call (`check_no_overlap`) and no range another running
                 // call reads or writes (`held`'s claim), so this is the
                 // only reference to it.
-                let s = unsafe { std::slice::from_raw_parts_mut(p.ptr as *mut T, p.len) };
+                let s = if p.len == 0 {
+                    &mut [] // an empty tensor's data_ptr() may be null
+                } else {
+                    unsafe { std::slice::from_raw_parts_mut(p.ptr as *mut T, p.len) }
+                };
                 T::cast_mut(s)
             })
             .collect()
@@ -370,29 +422,42 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
 
 /// Fails if an array of `written` shares a byte with any other array of
 /// `written` or of `read`: two `&mut`, or a `&` and a `&mut`, to the same
-/// memory would be undefined behaviour.
+/// memory would be undefined behaviour. (Arrays only read may share memory:
+/// tied weights.) One sweep over the ranges sorted by start: a range
+/// overlaps an earlier one exactly when it starts before the furthest end
+/// seen so far, so it is enough to keep the furthest end of all ranges and
+/// of the written ones.
 fn check_no_overlap<T: Np>(
     written: &Arg<'_, '_, T>,
     read: Option<&Arg<'_, '_, T>>,
 ) -> PyResult<()> {
-    let mut all: Vec<(&str, usize, usize, usize)> = written
+    // (start, end, written, name, index), empty ranges left out.
+    let mut all: Vec<(usize, usize, bool, &str, usize)> = written
         .ranges()
-        .map(|(i, s, e)| (written.name, i, s, e))
+        .map(|(i, s, e)| (s, e, true, written.name, i))
         .collect();
-    let n_written = all.len();
     if let Some(r) = read {
-        all.extend(r.ranges().map(|(i, s, e)| (r.name, i, s, e)));
+        all.extend(r.ranges().map(|(i, s, e)| (s, e, false, r.name, i)));
     }
-    for a in 0..n_written {
-        for b in a + 1..all.len() {
-            let (na, ia, sa, ea) = all[a];
-            let (nb, ib, sb, eb) = all[b];
-            if sa < ea && sb < eb && sa < eb && sb < ea {
-                return Err(PyValueError::new_err(format!(
-                    "{na}[{ia}] and {nb}[{ib}] share memory: an array updated in place \
-                     must not overlap any other array of the call"
-                )));
-            }
+    all.retain(|&(s, e, ..)| s < e);
+    all.sort_unstable_by_key(|&(s, e, ..)| (s, e));
+    type Furthest<'n> = Option<(usize, &'n str, usize)>;
+    let (mut any, mut any_written): (Furthest, Furthest) = (None, None);
+    for &(s, e, w, name, i) in &all {
+        let earlier = if w { any } else { any_written };
+        if let Some((end, n, j)) = earlier
+            && s < end
+        {
+            return Err(PyValueError::new_err(format!(
+                "{n}[{j}] and {name}[{i}] share memory: an array updated in place \
+                 must not overlap any other array of the call"
+            )));
+        }
+        if any.is_none_or(|(end, ..)| e > end) {
+            any = Some((e, name, i));
+        }
+        if w && any_written.is_none_or(|(end, ..)| e > end) {
+            any_written = Some((e, name, i));
         }
     }
     Ok(())
@@ -656,6 +721,23 @@ fn _time_l1_penalty(
     })
 }
 
+/// For the tests: holds the claim a native call would hold on these arrays
+/// (for writing if `write`) while `callback()` runs, so that a test can make
+/// a second call exactly while a first one is running.
+#[pyfunction]
+fn _while_claimed(
+    xs: Vec<Bound<'_, PyAny>>,
+    kind: &str,
+    write: bool,
+    callback: Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    by_kind!(kind, T => {
+        let arg = Arg::<T>::new("x", &xs, write)?;
+        let _held = if write { arg.write()? } else { arg.read()? };
+        Ok(callback.call0()?.unbind())
+    })
+}
+
 /// The shard unit of an element kind: pieces start and end at multiples of
 /// it (or at a tensor's end).
 #[pyfunction]
@@ -774,6 +856,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tier, m)?)?;
     m.add_function(wrap_pyfunction!(_time_l1_penalty, m)?)?;
+    m.add_function(wrap_pyfunction!(_while_claimed, m)?)?;
     m.add_function(wrap_pyfunction!(shard_unit, m)?)?;
     m.add_function(wrap_pyfunction!(shard_split, m)?)?;
     m.add_function(wrap_pyfunction!(shard_partial_sums, m)?)?;

@@ -179,6 +179,21 @@ def test_bad_tensors_write_nothing():
         assert torch.equal(w, before_w) and torch.equal(g, before_g)
 
 
+def test_empty_and_non_contiguous_tensors_are_read():
+    # An empty tensor's data_ptr() is 0: read as an empty slice.
+    empty = torch.zeros(0)
+    assert empty.data_ptr() == 0
+    assert regnorm.sums([empty]) == (0.0, 0.0)
+    assert regnorm.ClipGradNorm(1.0).clip_([empty]) == 0.0
+    # Read through one contiguous copy, as torch would; the original is
+    # left as it is.
+    x = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    p = torch.nn.Parameter(x.t())
+    assert not p.is_contiguous()
+    assert regnorm.sums([torch.ones(3), p, x[:, ::2]]) == (3.0 + 66.0 + 30.0, 3.0 + 506.0 + 220.0)
+    assert torch.equal(p, x.t())
+
+
 def test_objects_that_lie_about_their_memory_are_refused():
     class Fake:
         is_cpu = True
@@ -206,6 +221,40 @@ def test_objects_that_lie_about_their_memory_are_refused():
     t = torch.zeros(4)
     t.numel = lambda: 1 << 40  # an instance attribute does not answer
     assert regnorm.sums([t]) == (0.0, 0.0)
+
+
+def test_a_call_running_on_a_tensor_refuses_calls_that_would_race_it():
+    # Deterministic: _while_claimed holds a running call's claim while the
+    # callback makes the second call (torch tensors have no borrow flags,
+    # so without the claim both calls would run, one writing what the other
+    # reads or writes).
+    from regnorm import _native
+
+    w, g, other = torch.ones(64), torch.ones(64), torch.ones(64)
+    clip = regnorm.ClipGradNorm(1e-3)
+    l1 = regnorm.L1(0.5)
+
+    def refused(f):
+        with pytest.raises(ValueError, match="in use by another regnorm call"):
+            f()
+
+    def while_read():
+        refused(lambda: clip.clip_([g[8:16]]))  # writes what is read
+        assert regnorm.sums([g]) == (64.0, 64.0)  # two readers are fine
+        clip.clip_([other])  # other memory is free
+        return "ran"
+
+    def while_written():
+        refused(lambda: regnorm.sums([g[60:]]))  # reads what is written
+        refused(lambda: l1.add_gradient_([w], [g]))  # writes it too
+        assert l1.penalty([w]) == 32.0
+        return "ran"
+
+    assert _native._while_claimed([g], "f32", False, while_read) == "ran"
+    assert _native._while_claimed([g], "f32", True, while_written) == "ran"
+    # The claims end with their calls.
+    clip.clip_([g])
+    assert float(other.norm()) <= 1e-3 * (1 + 1e-6)
 
 
 def test_two_threads_writing_one_tensor_do_not_both_write():

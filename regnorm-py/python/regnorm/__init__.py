@@ -126,13 +126,12 @@ def _model(xs: Any, name: str, write: bool = False) -> Tuple[list, str]:
     """A model (one array or a sequence of them) as arrays of one kind."""
     items = [xs] if _is_one(xs) else xs if isinstance(xs, list) else list(xs)
     tensor = _tensor_class()
-    if tensor is not None and items and all(isinstance(t, tensor) for t in items):
+    if tensor is not None and items and isinstance(items[0], tensor):
         # The common case, kept cheap: a list of CPU tensors goes to the
-        # native module as it is, which checks each one.
-        kind = _torch_kind(items[0], f"{name}[0]")
-        if not write and not all(t.is_contiguous() for t in items):
-            items = [t.contiguous() for t in items]  # one copy, for reading
-        return items, kind
+        # native module as it is, which checks every item (exact type,
+        # device, dtype of the first, contiguity; a tensor only read that
+        # is not contiguous is copied once there).
+        return items, _torch_kind(items[0], f"{name}[0]")
     views, kind = [], None
     for i, x in enumerate(items):
         v, k = _one(x, f"{name}[{i}]", write)
