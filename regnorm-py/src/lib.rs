@@ -24,16 +24,19 @@ trait Np: numpy::Element + Copy + Send + Sync + 'static {
     const NAME: &'static str;
     /// The torch dtype of the same elements, as `str(dtype)`.
     const TORCH: &'static str;
+    /// Its DLPack `(code, bits)` (one lane).
+    const DL: (u8, u8);
     fn cast(s: &[Self]) -> &[Self::R];
     fn cast_mut(s: &mut [Self]) -> &mut [Self::R];
 }
 
 macro_rules! same {
-    ($t:ty, $name:literal, $torch:literal) => {
+    ($t:ty, $name:literal, $torch:literal, $bits:literal) => {
         impl Np for $t {
             type R = $t;
             const NAME: &'static str = $name;
             const TORCH: &'static str = $torch;
+            const DL: (u8, u8) = (2, $bits); // kDLFloat
             fn cast(s: &[$t]) -> &[$t] {
                 s
             }
@@ -43,15 +46,16 @@ macro_rules! same {
         }
     };
 }
-same!(f32, "float32", "torch.float32");
-same!(f64, "float64", "torch.float64");
-same!(half::f16, "float16", "torch.float16");
+same!(f32, "float32", "torch.float32", 32);
+same!(f64, "float64", "torch.float64", 64);
+same!(half::f16, "float16", "torch.float16", 16);
 
 /// bfloat16 has no NumPy dtype: its bits come as `uint16`.
 impl Np for u16 {
     type R = half::bf16;
     const NAME: &'static str = "uint16 (bfloat16 bits)";
     const TORCH: &'static str = "torch.bfloat16";
+    const DL: (u8, u8) = (4, 16); // kDLBfloat
     fn cast(s: &[u16]) -> &[half::bf16] {
         half::slice::HalfBitsSliceExt::reinterpret_cast(s)
     }
@@ -87,15 +91,20 @@ macro_rules! by_kind {
     };
 }
 
-/// One array of an argument: a NumPy array (borrowed through the numpy
-/// crate) or a CPU torch tensor (read through its `data_ptr()`), with the
-/// memory it covers.
+/// One array of an argument, with the memory it covers: `len` elements
+/// from `ptr` (aligned, and dangling if `len` is 0).
 struct Part<'py, T: Np> {
-    array: Option<Bound<'py, PyArrayDyn<T>>>,
-    /// The object that owns the memory, kept alive for the call.
-    _owner: Bound<'py, PyAny>,
+    source: Source<'py, T>,
     ptr: usize,
     len: usize,
+}
+
+/// What owns an array's memory, kept for the call.
+enum Source<'py, T: Np> {
+    /// A NumPy array, borrowed through the numpy crate.
+    NumPy(Bound<'py, PyArrayDyn<T>>),
+    /// A CPU torch tensor, through the DLPack tensor it exported.
+    DlPack(#[allow(dead_code)] Dl),
 }
 
 /// One argument's arrays, typed and checked, before any borrow.
@@ -159,23 +168,22 @@ impl Drop for Claim {
 }
 
 /// What reading a torch tensor needs from torch, looked up once per
-/// argument: the two types read in place, the methods called through
-/// `torch.Tensor` (never through the object, whose instance attributes
-/// could answer instead), and the dtype of the call's element type.
+/// argument. None of it is trusted for memory safety: `torch.Tensor`, its
+/// methods and the module's functions are all replaceable by Python code
+/// (and a `TorchFunctionMode` answers even `torch._C.TensorBase`'s
+/// methods), so a tensor's memory is taken only from the DLPack capsule
+/// `to_dlpack` returns, whatever made it ([`Dl::consume`]).
 struct Torch<'py> {
     tensor: Bound<'py, PyAny>,
     parameter: Bound<'py, PyAny>,
-    is_contiguous: Bound<'py, PyAny>,
+    to_dlpack: Bound<'py, PyAny>,
     contiguous: Bound<'py, PyAny>,
-    data_ptr: Bound<'py, PyAny>,
-    numel: Bound<'py, PyAny>,
-    dtype: Bound<'py, PyAny>,
 }
 
 impl<'py> Torch<'py> {
     /// torch as the caller imported it; `None` if it has not been (then
     /// no argument can be a tensor, and torch is not imported here).
-    fn find<T: Np>(py: Python<'py>) -> PyResult<Option<Self>> {
+    fn find(py: Python<'py>) -> PyResult<Option<Self>> {
         let modules = py
             .import(intern!(py, "sys"))?
             .getattr(intern!(py, "modules"))?;
@@ -186,19 +194,126 @@ impl<'py> Torch<'py> {
             return Ok(None);
         };
         let tensor = torch.getattr(intern!(py, "Tensor"))?;
-        let method = |name: &Bound<'py, pyo3::types::PyString>| tensor.getattr(name);
         Ok(Some(Torch {
             parameter: torch
                 .getattr(intern!(py, "nn"))?
                 .getattr(intern!(py, "Parameter"))?,
-            is_contiguous: method(intern!(py, "is_contiguous"))?,
-            contiguous: method(intern!(py, "contiguous"))?,
-            data_ptr: method(intern!(py, "data_ptr"))?,
-            numel: method(intern!(py, "numel"))?,
-            dtype: torch.getattr(T::TORCH.trim_start_matches("torch."))?,
+            to_dlpack: torch
+                .getattr(intern!(py, "utils"))?
+                .getattr(intern!(py, "dlpack"))?
+                .getattr(intern!(py, "to_dlpack"))?,
+            contiguous: tensor.getattr(intern!(py, "contiguous"))?,
             tensor,
         }))
     }
+}
+
+/// DLPack's `DLTensor` (`dlpack.h`; the same in ABI 0.x and 1.x), with
+/// `DLDevice` and `DLDataType` written out field by field (the same
+/// layout).
+#[repr(C)]
+struct DlTensor {
+    data: *mut std::ffi::c_void,
+    device_type: i32,
+    device_id: i32,
+    ndim: i32,
+    code: u8,
+    bits: u8,
+    lanes: u16,
+    shape: *const i64,
+    strides: *const i64,
+    byte_offset: u64,
+}
+
+/// DLPack's `DLManagedTensor` (ABI 0.x), what a capsule named "dltensor"
+/// points to.
+#[repr(C)]
+struct DlManagedTensor {
+    dl_tensor: DlTensor,
+    manager_ctx: *mut std::ffi::c_void,
+    deleter: Option<unsafe extern "C" fn(*mut DlManagedTensor)>,
+}
+
+/// A DLPack tensor this module has consumed: it owns the memory the tensor
+/// describes until it is dropped, which calls the producer's deleter.
+struct Dl(std::ptr::NonNull<DlManagedTensor>);
+
+impl Dl {
+    /// Takes the tensor out of `capsule` as the DLPack protocol's consumer:
+    /// renames the capsule "used_dltensor", so that neither its destructor
+    /// nor any other consumer frees the tensor; from then on the tensor is
+    /// this value's to free.
+    fn consume(capsule: &Bound<'_, PyAny>) -> Option<Dl> {
+        const NAME: &std::ffi::CStr = c"dltensor";
+        const USED: &std::ffi::CStr = c"used_dltensor";
+        let obj = capsule.as_ptr();
+        // SAFETY: `obj` is a live object (`capsule` holds a reference) and
+        // the names are NUL-terminated statics. `PyCapsule_IsValid` accepts
+        // any object: it answers 1 only for a capsule of that name with a
+        // non-null pointer, and `PyCapsule_GetPointer` then returns that
+        // pointer. The GIL is held from the check to the rename, so no
+        // other thread can consume the capsule in between.
+        unsafe {
+            if pyo3::ffi::PyCapsule_IsValid(obj, NAME.as_ptr()) != 1 {
+                return None;
+            }
+            let ptr = pyo3::ffi::PyCapsule_GetPointer(obj, NAME.as_ptr());
+            let dl = Dl(std::ptr::NonNull::new(ptr.cast())?);
+            if pyo3::ffi::PyCapsule_SetName(obj, USED.as_ptr()) != 0 {
+                pyo3::ffi::PyErr_Clear();
+                std::mem::forget(dl); // still the capsule's to free
+                return None;
+            }
+            Some(dl)
+        }
+    }
+
+    fn tensor(&self) -> &DlTensor {
+        // SAFETY: a capsule named "dltensor" holds a `DLManagedTensor`
+        // that stays valid until its deleter is called (the DLPack
+        // protocol; only native code can make a capsule, Python code can
+        // only pass one along), and this value, which consumed it, calls
+        // the deleter only when dropped.
+        unsafe { &self.0.as_ref().dl_tensor }
+    }
+}
+
+impl Drop for Dl {
+    fn drop(&mut self) {
+        // SAFETY: this value consumed the tensor, so it alone frees it,
+        // once; the producer's deleter takes the pointer it made (a null
+        // deleter means nothing to free).
+        unsafe {
+            if let Some(deleter) = self.0.as_ref().deleter {
+                deleter(self.0.as_ptr());
+            }
+        }
+    }
+}
+
+/// A DLPack element type as torch names it (for messages).
+fn dl_dtype(code: u8, bits: u8, lanes: u16) -> String {
+    let kind = match code {
+        0 => "int",
+        1 => "uint",
+        2 => "float",
+        4 => "bfloat",
+        5 => "complex",
+        6 => "bool",
+        _ => "opaque",
+    };
+    match (code, lanes) {
+        (6, 1) => "torch.bool".to_string(),
+        (_, 1) => format!("torch.{kind}{bits}"),
+        _ => format!("torch.{kind}{bits}x{lanes}"),
+    }
+}
+
+/// Where a checked DLPack tensor's elements are.
+enum DlMemory {
+    /// `(address, elements)` of C-contiguous memory.
+    Contiguous(usize, usize),
+    NotContiguous,
 }
 
 impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
@@ -211,13 +326,17 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 Self::numpy(name, i, arr, write)?
             } else {
                 if torch.is_none() {
-                    torch = Some(Torch::find::<T>(a.py())?);
+                    torch = Some(Torch::find(a.py())?);
                 }
                 match torch.as_ref().and_then(Option::as_ref) {
                     Some(t) => Self::torch(name, i, a, t, write)?,
                     None => return Err(Self::not_an_array(name, i)),
                 }
             };
+            let mut part = part;
+            if part.len == 0 {
+                part.ptr = align_of::<T>(); // dangling: NumPy's and DLPack's may be anything
+            }
             if part.ptr % align_of::<T>() != 0 {
                 return Err(PyValueError::new_err(format!(
                     "{name}[{i}]: not aligned to its element type"
@@ -254,23 +373,20 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
             )));
         }
         Ok(Part {
-            array: Some(arr.clone()),
-            _owner: arr.clone().into_any(),
+            source: Source::NumPy(arr.clone()),
             ptr: arr.data() as usize,
             len: PyUntypedArrayMethods::len(arr),
         })
     }
 
-    /// A torch tensor of `T`'s dtype ([`Np::TORCH`]) on the CPU. A tensor
-    /// read that is not contiguous is copied once (`torch.Tensor.contiguous`);
-    /// one written must be contiguous. CPU tensors are writable.
+    /// A torch tensor of `T`'s dtype ([`Np::TORCH`]) on the CPU, C-contiguous;
+    /// a tensor only read that is not contiguous is copied once
+    /// (`torch.Tensor.contiguous`). CPU tensors are writable.
     ///
-    /// Only `torch.Tensor` and `torch.nn.Parameter` themselves are taken,
-    /// and their methods are called through `torch.Tensor`, not the object:
-    /// a subclass, or an attribute set on the instance, could otherwise
-    /// report any pointer and length. (`is_cpu` and `dtype` are read from
-    /// the object: they are data descriptors of its exact type, which no
-    /// instance attribute overrides.)
+    /// Only `torch.Tensor` and `torch.nn.Parameter` themselves are taken (a
+    /// subclass may mean anything by its data). The memory, device, dtype
+    /// and layout come from the DLPack capsule `to_dlpack` returns (one
+    /// call, and nothing Python code can answer instead: see [`Torch`]).
     fn torch(
         name: &str,
         i: usize,
@@ -278,7 +394,6 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         torch: &Torch<'py>,
         write: bool,
     ) -> PyResult<Part<'py, T>> {
-        let py = t.py();
         let ty = t.get_type();
         if !ty.is(&torch.tensor) && !ty.is(&torch.parameter) {
             return Err(if t.is_instance(&torch.tensor)? {
@@ -289,34 +404,116 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
                 Self::not_an_array(name, i)
             });
         }
-        if !t.getattr(intern!(py, "is_cpu"))?.extract::<bool>()? {
-            return Err(PyValueError::new_err(format!(
-                "{name}[{i}]: not a CPU tensor"
-            )));
-        }
-        let dtype = t.getattr(intern!(py, "dtype"))?;
-        if !dtype.is(&torch.dtype) {
-            return Err(PyTypeError::new_err(format!(
-                "{name}[{i}]: dtype {dtype}, but the call's element type is {}",
-                T::TORCH
-            )));
-        }
-        let mut owner = t.clone();
-        if !torch.is_contiguous.call1((t,))?.extract::<bool>()? {
-            if write {
+        let dl = Self::dlpack(name, i, t, torch)?;
+        let (dl, memory) = match Self::memory(name, i, dl.tensor())? {
+            DlMemory::NotContiguous if write => {
                 return Err(PyValueError::new_err(format!(
                     "{name}[{i}]: not contiguous; cannot be updated in place"
                 )));
             }
-            // A new tensor of the exact type torch.Tensor.
-            owner = torch.contiguous.call1((t,))?;
+            DlMemory::NotContiguous => {
+                let copy = Self::dlpack(name, i, &torch.contiguous.call1((t,))?, torch)?;
+                let memory = Self::memory(name, i, copy.tensor())?;
+                (copy, memory)
+            }
+            memory => (dl, memory),
+        };
+        match memory {
+            DlMemory::Contiguous(ptr, len) => Ok(Part {
+                source: Source::DlPack(dl),
+                ptr,
+                len,
+            }),
+            DlMemory::NotContiguous => Err(PyValueError::new_err(format!(
+                "{name}[{i}]: not contiguous, nor is its contiguous() copy"
+            ))),
         }
-        Ok(Part {
-            array: None,
-            ptr: torch.data_ptr.call1((&owner,))?.extract()?,
-            len: torch.numel.call1((&owner,))?.extract()?,
-            _owner: owner,
+    }
+
+    /// The DLPack tensor `to_dlpack(t)` exports, consumed.
+    fn dlpack(name: &str, i: usize, t: &Bound<'py, PyAny>, torch: &Torch<'py>) -> PyResult<Dl> {
+        let py = t.py();
+        let capsule = torch.to_dlpack.call1((t,)).map_err(|e| {
+            let msg = format!("{name}[{i}]: cannot be read in place: {}", e.value(py));
+            if e.is_instance_of::<PyTypeError>(py) {
+                PyTypeError::new_err(msg)
+            } else {
+                PyValueError::new_err(msg) // BufferError: meta, sparse, ...
+            }
+        })?;
+        Dl::consume(&capsule).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "{name}[{i}]: to_dlpack returned a {}, not an unused DLPack capsule",
+                capsule.get_type()
+            ))
         })
+    }
+
+    /// Checks a DLPack tensor against `T`: on the CPU, of `T`'s dtype, a
+    /// shape of at most `isize::MAX` bytes; and says whether it is
+    /// C-contiguous (dimensions of one element may have any stride).
+    fn memory(name: &str, i: usize, t: &DlTensor) -> PyResult<DlMemory> {
+        let bad = || PyValueError::new_err(format!("{name}[{i}]: a malformed DLPack tensor"));
+        if t.device_type != 1 {
+            return Err(PyValueError::new_err(format!(
+                "{name}[{i}]: not a CPU tensor (DLPack device type {})",
+                t.device_type
+            )));
+        }
+        if (t.code, t.bits, t.lanes) != (T::DL.0, T::DL.1, 1) {
+            return Err(PyTypeError::new_err(format!(
+                "{name}[{i}]: dtype {}, but the call's element type is {}",
+                dl_dtype(t.code, t.bits, t.lanes),
+                T::TORCH
+            )));
+        }
+        let ndim = usize::try_from(t.ndim).map_err(|_| bad())?;
+        if ndim > 0 && t.shape.is_null() {
+            return Err(bad());
+        }
+        // SAFETY: `t` is a live DLPack tensor (`Dl::tensor`): for `ndim > 0`
+        // `shape` (checked non-null) points to `ndim` sizes and `strides` is
+        // null (compact) or points to `ndim` strides, valid as long as `t`.
+        let (shape, strides): (&[i64], Option<&[i64]>) = unsafe {
+            if ndim == 0 {
+                (&[], None)
+            } else {
+                let shape = std::slice::from_raw_parts(t.shape, ndim);
+                let strides =
+                    (!t.strides.is_null()).then(|| std::slice::from_raw_parts(t.strides, ndim));
+                (shape, strides)
+            }
+        };
+        let mut len = 1usize;
+        for &n in shape {
+            len = usize::try_from(n)
+                .ok()
+                .and_then(|n| len.checked_mul(n))
+                .ok_or_else(bad)?;
+        }
+        let bytes = len
+            .checked_mul(size_of::<T>())
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or_else(bad)?;
+        if len == 0 {
+            return Ok(DlMemory::Contiguous(align_of::<T>(), 0));
+        }
+        if let Some(strides) = strides {
+            // Every size is ≥ 1 and their product fits in an isize.
+            let mut step = 1i64;
+            for (&n, &s) in shape.iter().zip(strides).rev() {
+                if n != 1 && s != step {
+                    return Ok(DlMemory::NotContiguous);
+                }
+                step *= n;
+            }
+        }
+        let ptr = usize::try_from(t.byte_offset)
+            .ok()
+            .and_then(|o| (t.data as usize).checked_add(o))
+            .filter(|&p| p != 0 && p.checked_add(bytes).is_some())
+            .ok_or_else(bad)?;
+        Ok(DlMemory::Contiguous(ptr, len))
     }
 
     /// Each array's byte range, for the overlap check.
@@ -330,12 +527,12 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn read(&self) -> PyResult<Held<'py, T>> {
         let mut held = Vec::with_capacity(self.parts.len());
         for (i, p) in self.parts.iter().enumerate() {
-            held.push(match &p.array {
-                Some(a) => Some(
+            held.push(match &p.source {
+                Source::NumPy(a) => Some(
                     a.try_readonly()
                         .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))?,
                 ),
-                None => None,
+                Source::DlPack(_) => None,
             });
         }
         let ranges: Vec<_> = self.ranges().collect();
@@ -348,12 +545,12 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn write(&self) -> PyResult<Held<'py, T>> {
         let mut held = Vec::with_capacity(self.parts.len());
         for (i, p) in self.parts.iter().enumerate() {
-            held.push(match &p.array {
-                Some(a) => Some(
+            held.push(match &p.source {
+                Source::NumPy(a) => Some(
                     a.try_readwrite()
                         .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))?,
                 ),
-                None => None,
+                Source::DlPack(_) => None,
             });
         }
         let ranges: Vec<_> = self.ranges().collect();
@@ -369,26 +566,23 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         self.parts
             .iter()
             .map(|p| {
-                // SAFETY: `p.ptr` is the start of `p.len` initialised,
-                // aligned (checked in `new`) elements of type `T` in memory
-                // owned by `p._owner`, which this `Arg` keeps alive: a
-                // C-contiguous NumPy array's buffer (borrowed through the
-                // numpy crate in `held`, which outlives the slice) or a
-                // contiguous CPU tensor's storage of `numel` elements, as
-                // torch.Tensor's own methods report them (exact type checked
-                // in `torch`, so no subclass or instance attribute answers).
-                // `T::R` has `T`'s layout (`Np`). No regnorm call writes it
-                // meanwhile: an argument written in the same call overlaps
-                // none of these ranges (`check_no_overlap`), and `held`
-                // claims them against every other call running now
-                // ([`Claim`]). Python code that writes a tensor from another
-                // thread while a call reads it is outside what this module
-                // can see (as for torch's own operations): documented.
-                let s = if p.len == 0 {
-                    &[] // an empty tensor's data_ptr() may be null
-                } else {
-                    unsafe { std::slice::from_raw_parts(p.ptr as *const T, p.len) }
-                };
+                // SAFETY: `p.ptr` is the start of `p.len` initialised
+                // elements of type `T`, aligned (checked in `new`; dangling
+                // if `p.len` is 0), in memory `p.source` keeps valid for as
+                // long as this `Arg` lives: a C-contiguous NumPy array's
+                // buffer (borrowed through the numpy crate in `held`, which
+                // outlives the slice) or a consumed DLPack tensor, checked
+                // in `memory` to hold `p.len` C-contiguous elements of `T`'s
+                // dtype on the CPU (nothing Python code answers is trusted:
+                // see `Torch`). `T::R` has `T`'s layout (`Np`). No regnorm
+                // call writes it meanwhile: an argument written in the same
+                // call overlaps none of these ranges (`check_no_overlap`),
+                // and `held` claims them against every other call running
+                // now ([`Claim`]). Python code that writes or resizes a
+                // tensor from another thread while a call reads it is
+                // outside what this module can see (as for torch's own
+                // operations): documented.
+                let s = unsafe { std::slice::from_raw_parts(p.ptr as *const T, p.len) };
                 T::cast(s)
             })
             .collect()
@@ -403,17 +597,13 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         self.parts
             .iter()
             .map(|p| {
-                // SAFETY: as in `slices`; besides, the memory was checked
-                // writable (a writeable NumPy array, borrowed read-write in
-                // `held`; or a CPU tensor), overlaps no other array of the
-                // call (`check_no_overlap`) and no range another running
-                // call reads or writes (`held`'s claim), so this is the
-                // only reference to it.
-                let s = if p.len == 0 {
-                    &mut [] // an empty tensor's data_ptr() may be null
-                } else {
-                    unsafe { std::slice::from_raw_parts_mut(p.ptr as *mut T, p.len) }
-                };
+                // SAFETY: as in `slices`; besides, the memory is writable
+                // (a writeable NumPy array, borrowed read-write in `held`;
+                // or a CPU tensor's, which torch writes in place too),
+                // overlaps no other array of the call (`check_no_overlap`)
+                // and no range another running call reads or writes
+                // (`held`'s claim), so this is the only reference to it.
+                let s = unsafe { std::slice::from_raw_parts_mut(p.ptr as *mut T, p.len) };
                 T::cast_mut(s)
             })
             .collect()

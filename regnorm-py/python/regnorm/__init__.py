@@ -76,9 +76,10 @@ def _torch_kind(x: Any, name: str) -> str:
 
 
 def _torch_view(x: Any, name: str, write: bool) -> Tuple[Any, str]:
-    """A CPU tensor goes to the native module as it is (it reads the
-    tensor's memory through ``data_ptr()`` and checks device, dtype and
-    contiguity itself); a non-contiguous one is copied once for reading."""
+    """A CPU tensor goes to the native module as it is (it takes the
+    tensor's memory, device, dtype and layout from the DLPack capsule torch
+    exports and checks them itself); a non-contiguous one is copied once
+    for reading. The checks here only give the clearer message first."""
     kind = _torch_kind(x, name)
     if x.device.type != "cpu":
         raise ValueError(f"{name}: a tensor on {x.device}; regnorm reads CPU tensors only")
