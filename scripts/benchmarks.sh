@@ -60,6 +60,14 @@ if python3 -c 'import numpy' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 scripts/numpy_peer.py >"$numpy_out"
 fi
 
+# regnorm from PyTorch, when the Python package and torch are installed
+# (pip install ./regnorm-py torch).
+torch_out=$(mktemp)
+if python3 -c 'import regnorm, torch' 2>/dev/null; then
+    echo "running regnorm-py/bench/bench.py..." >&2
+    python3 regnorm-py/bench/bench.py >"$torch_out"
+fi
+
 echo "running the criterion suites (kernels, model, training_step)..." >&2
 rm -rf target/criterion
 for bench in kernels model training_step; do
@@ -129,6 +137,15 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
         echo "OPENBLAS_L2_SIZE unset, so NumPy's own OpenBLAS picks its kernel)."
         echo
         cat "$numpy_out"
+        echo
+    fi
+    if [ -s "$torch_out" ]; then
+        echo "### From PyTorch: \`python3 regnorm-py/bench/bench.py\`"
+        echo
+        echo "regnorm.torch against PyTorch's own calls on ResNet-18's and GPT-2 small's parameter shapes, and the"
+        echo "Python layer's cost over the Rust crate's own call on the same tensors (interleaved rounds, medians)."
+        echo
+        cat "$torch_out"
         echo
     fi
     echo "### Parallel thresholds: \`cargo run --release -p regnorm-support --example parallel_threshold\`"

@@ -119,15 +119,17 @@ def measure(name, shapes, dtype, rounds, seconds):
             times[k].append(batch(f, seconds))
         # The Python layer against the crate's own call: a pause first (the
         # threads of torch's thread pool spin for a while after its calls),
-        # then both back to back, in alternating order.
+        # then single calls of the two in alternation, the first pairs
+        # untimed (on this VM the first ~50 ms of work after a pause run up
+        # to twice as slow, whichever call comes first); each round keeps
+        # the median of its timed pairs.
         time.sleep(0.3)
-        pair = ["python", "rust"] if r % 2 == 0 else ["rust", "python"]
-        for which in pair:
-            if which == "python":
-                times["regnorm.L1.penalty (Python)"].append(batch(python_call, seconds))
-            else:
-                reps = max(1, int(seconds / max(times["add_penalty_grad_"][-1] / 2, 1e-7)))
-                times["L1::penalty_model (Rust)"].append(_native._time_l1_penalty(views, kind, reps, 1))
+        py, rust, pairs = [], [], 20
+        for j in range(2 * pairs):
+            py.append(timed(python_call))
+            rust.append(_native._time_l1_penalty(views, kind, 1, 1))
+        times["regnorm.L1.penalty (Python)"].append(statistics.median(py[pairs:]))
+        times["L1::penalty_model (Rust)"].append(statistics.median(rust[pairs:]))
 
     def ratio(a, b):
         return statistics.median(x / y for x, y in zip(times[a], times[b]))
