@@ -524,40 +524,42 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
             .map(|(i, p)| (i, p.ptr, p.ptr + p.len * size_of::<T>()))
     }
 
+    /// Borrows the NumPy arrays and claims every range, for reading.
     fn read(&self) -> PyResult<Held<'py, T>> {
-        let mut held = Vec::with_capacity(self.parts.len());
-        for (i, p) in self.parts.iter().enumerate() {
-            held.push(match &p.source {
-                Source::NumPy(a) => Some(
-                    a.try_readonly()
-                        .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))?,
-                ),
-                Source::DlPack(_) => None,
-            });
-        }
-        let ranges: Vec<_> = self.ranges().collect();
         Ok(Held {
-            borrows: Borrows::Read(held),
-            _claim: Claim::new(self.name, &ranges, false)?,
+            borrows: Borrows::Read(self.borrow(|a| a.try_readonly())?),
+            _claim: self.claim(false)?,
         })
     }
 
+    /// Borrows the NumPy arrays and claims every range, for writing.
     fn write(&self) -> PyResult<Held<'py, T>> {
-        let mut held = Vec::with_capacity(self.parts.len());
-        for (i, p) in self.parts.iter().enumerate() {
-            held.push(match &p.source {
-                Source::NumPy(a) => Some(
-                    a.try_readwrite()
-                        .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name)))?,
-                ),
-                Source::DlPack(_) => None,
-            });
-        }
-        let ranges: Vec<_> = self.ranges().collect();
         Ok(Held {
-            borrows: Borrows::Write(held),
-            _claim: Claim::new(self.name, &ranges, true)?,
+            borrows: Borrows::Write(self.borrow(|a| a.try_readwrite())?),
+            _claim: self.claim(true)?,
         })
+    }
+
+    /// The numpy crate's borrow of each NumPy array (`None` for tensors).
+    fn borrow<B>(
+        &self,
+        how: impl Fn(&Bound<'py, PyArrayDyn<T>>) -> Result<B, numpy::BorrowError>,
+    ) -> PyResult<Vec<Option<B>>> {
+        self.parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match &p.source {
+                Source::NumPy(a) => how(a)
+                    .map(Some)
+                    .map_err(|e| PyValueError::new_err(format!("{}[{i}]: {e}", self.name))),
+                Source::DlPack(_) => Ok(None),
+            })
+            .collect()
+    }
+
+    fn claim(&self, write: bool) -> PyResult<Claim> {
+        let ranges: Vec<_> = self.ranges().collect();
+        Claim::new(self.name, &ranges, write)
     }
 
     /// The argument's slices, for reading.
