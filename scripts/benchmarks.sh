@@ -3,7 +3,7 @@
 # from a fresh run, keeping the sections of other machines:
 #   scripts/benchmarks.sh
 # Run it alone on the machine (a second busy process ruins every figure);
-# it takes about an hour and a half (85 min on a 2-vCPU Xeon). OpenBLAS is included when libopenblas is
+# it takes over an hour (85 min on a 2-vCPU Xeon when speed_of_light took 32 min; it now takes 21). OpenBLAS is included when libopenblas is
 # installed (Debian: apt-get install libopenblas-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,13 +100,14 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo
     echo "### Speed of light: \`cargo run --release -p regnorm-support --example speed_of_light\`"
     echo
-    echo "regnorm against hand-written ceilings that ignore order and accuracy (one thread: the fastest"
-    echo "kernel of regnorm_support::ceiling's family each round, AVX2+FMA or AVX-512 with 4 to 32"
-    echo "accumulators, one or two streams, with or without prefetch; two threads: the caller and a spinning"
-    echo "worker), called back to back from the main thread and from a worker of a 2-thread rayon pool;"
-    echo "ratios are medians of per-round ratios (each round times every path back to back; each thread's"
-    echo "calls against the one-thread ceiling timed on that same thread just after them, the two-thread"
-    echo "ceiling after an untimed batch, as regnorm's calls get one; the 1T column is the main thread's). The fused"
+    echo "regnorm against hand-written ceilings that ignore order and accuracy (one thread: a family of"
+    echo "kernels in regnorm_support::ceiling, AVX2+FMA or AVX-512 with 4 to 32 accumulators, one or two"
+    echo "streams, with or without prefetch; two threads: the caller and a spinning worker; a sweep of the"
+    echo "family picks the three fastest once per case, and each round's ceiling is the best batch of those"
+    echo "three), called back to back from the main thread and from a worker of a 2-thread rayon pool, in"
+    echo "batches of at least 20 calls; ratios are medians of per-round ratios (each round times every path"
+    echo "back to back; each thread's calls against the one-thread ceiling timed on that same thread just"
+    echo "after them, every path after an untimed batch; the 1T column is the main thread's). The fused"
     echo "penalty_and_gradient rows (GB/s of weights) are against a one-thread ceiling that does the same"
     echo "work: reads weights and gradients, writes the gradients (g += λ·sign(w) as copysign, or 2λ·w as an FMA)."
     echo
