@@ -309,13 +309,6 @@ fn dl_dtype(code: u8, bits: u8, lanes: u16) -> String {
     }
 }
 
-/// Where a checked DLPack tensor's elements are.
-enum DlMemory {
-    /// `(address, elements)` of C-contiguous memory.
-    Contiguous(usize, usize),
-    NotContiguous,
-}
-
 impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
     fn new(name: &'a str, arrays: &[Bound<'py, PyAny>], write: bool) -> PyResult<Self> {
         let mut parts = Vec::with_capacity(arrays.len());
@@ -405,29 +398,28 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
             });
         }
         let dl = Self::dlpack(name, i, t, torch)?;
-        let (dl, memory) = match Self::memory(name, i, dl.tensor())? {
-            DlMemory::NotContiguous if write => {
+        let (dl, (ptr, len)) = match Self::memory(name, i, dl.tensor())? {
+            Some(memory) => (dl, memory),
+            None if write => {
                 return Err(PyValueError::new_err(format!(
                     "{name}[{i}]: not contiguous; cannot be updated in place"
                 )));
             }
-            DlMemory::NotContiguous => {
+            None => {
                 let copy = Self::dlpack(name, i, &torch.contiguous.call1((t,))?, torch)?;
-                let memory = Self::memory(name, i, copy.tensor())?;
+                let memory = Self::memory(name, i, copy.tensor())?.ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{name}[{i}]: not contiguous, nor is its contiguous() copy"
+                    ))
+                })?;
                 (copy, memory)
             }
-            memory => (dl, memory),
         };
-        match memory {
-            DlMemory::Contiguous(ptr, len) => Ok(Part {
-                source: Source::DlPack(dl),
-                ptr,
-                len,
-            }),
-            DlMemory::NotContiguous => Err(PyValueError::new_err(format!(
-                "{name}[{i}]: not contiguous, nor is its contiguous() copy"
-            ))),
-        }
+        Ok(Part {
+            source: Source::DlPack(dl),
+            ptr,
+            len,
+        })
     }
 
     /// The DLPack tensor `to_dlpack(t)` exports, consumed.
@@ -449,10 +441,11 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
         })
     }
 
-    /// Checks a DLPack tensor against `T`: on the CPU, of `T`'s dtype, a
-    /// shape of at most `isize::MAX` bytes; and says whether it is
-    /// C-contiguous (dimensions of one element may have any stride).
-    fn memory(name: &str, i: usize, t: &DlTensor) -> PyResult<DlMemory> {
+    /// Checks a DLPack tensor against `T` (on the CPU, of `T`'s dtype, a
+    /// shape of at most `isize::MAX` bytes) and gives its `(address,
+    /// elements)`, or `None` if it is not C-contiguous (dimensions of one
+    /// element may have any stride).
+    fn memory(name: &str, i: usize, t: &DlTensor) -> PyResult<Option<(usize, usize)>> {
         let bad = || PyValueError::new_err(format!("{name}[{i}]: a malformed DLPack tensor"));
         if t.device_type != 1 {
             return Err(PyValueError::new_err(format!(
@@ -496,14 +489,14 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
             .filter(|&b| b <= isize::MAX as usize)
             .ok_or_else(bad)?;
         if len == 0 {
-            return Ok(DlMemory::Contiguous(align_of::<T>(), 0));
+            return Ok(Some((0, 0))); // `Arg::new` makes the address dangling
         }
         if let Some(strides) = strides {
             // Every size is ≥ 1 and their product fits in an isize.
             let mut step = 1i64;
             for (&n, &s) in shape.iter().zip(strides).rev() {
                 if n != 1 && s != step {
-                    return Ok(DlMemory::NotContiguous);
+                    return Ok(None);
                 }
                 step *= n;
             }
@@ -513,7 +506,7 @@ impl<'a, 'py, T: Np> Arg<'a, 'py, T> {
             .and_then(|o| (t.data as usize).checked_add(o))
             .filter(|&p| p != 0 && p.checked_add(bytes).is_some())
             .ok_or_else(bad)?;
-        Ok(DlMemory::Contiguous(ptr, len))
+        Ok(Some((ptr, len)))
     }
 
     /// Each array's byte range, for the overlap check.

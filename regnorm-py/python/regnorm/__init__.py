@@ -75,19 +75,11 @@ def _torch_kind(x: Any, name: str) -> str:
     return kind
 
 
-def _torch_view(x: Any, name: str, write: bool) -> Tuple[Any, str]:
-    """A CPU tensor goes to the native module as it is (it takes the
-    tensor's memory, device, dtype and layout from the DLPack capsule torch
-    exports and checks them itself); a non-contiguous one is copied once
-    for reading. The checks here only give the clearer message first."""
-    kind = _torch_kind(x, name)
-    if x.device.type != "cpu":
-        raise ValueError(f"{name}: a tensor on {x.device}; regnorm reads CPU tensors only")
-    if not x.is_contiguous():
-        if write:
-            raise ValueError(f"{name}: not contiguous; cannot be updated in place")
-        x = x.contiguous()
-    return x, kind
+def _torch_view(x: Any, name: str) -> Tuple[Any, str]:
+    """A tensor goes to the native module as it is: it takes the tensor's
+    memory, device, dtype and layout from the DLPack capsule torch exports,
+    checks them, and copies a non-contiguous tensor that is only read."""
+    return x, _torch_kind(x, name)
 
 
 def _numpy_view(x: Any, name: str, write: bool) -> Tuple[np.ndarray, str]:
@@ -109,7 +101,7 @@ def _numpy_view(x: Any, name: str, write: bool) -> Tuple[np.ndarray, str]:
 
 def _one(x: Any, name: str, write: bool) -> Tuple[np.ndarray, str]:
     if _is_torch_tensor(x):
-        return _torch_view(x, name, write)
+        return _torch_view(x, name)
     return _numpy_view(x, name, write)
 
 
