@@ -20,7 +20,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use regnorm::{Element, Exec, Tier};
-use regnorm_support::ceiling::{CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels};
+use regnorm_support::ceiling::{
+    CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels, fastest_kernels,
+};
 use regnorm_support::peers::PeerFloat;
 
 const HELP: &str = "\
@@ -176,18 +178,12 @@ fn own_ceiling<T: CeilingFloat>(
         }),
     };
     let kernels = only.map_or_else(ceiling_kernels, |k| vec![k]);
-    let mut swept: Vec<(f64, Kernel)> = kernels
-        .into_iter()
-        .map(|k| (gbs(k, samples.min(3)), k))
-        .collect();
-    swept.sort_by(|a, b| b.0.total_cmp(&a.0));
     // Three samples can rank kernels within a few percent of each other in
     // the wrong order (a call of 1,000 elements lasts about 50 ns), so the
     // three fastest are measured again with every sample.
-    swept
-        .iter()
-        .take(3)
-        .map(|&(g, k)| (g.max(gbs(k, samples)), k))
+    fastest_kernels(&kernels, 3, |k| 1.0 / gbs(k, samples.min(3)))
+        .into_iter()
+        .map(|(t, k)| ((1.0 / t).max(gbs(k, samples)), k))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .expect("at least one ceiling kernel")
 }

@@ -23,7 +23,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer};
-use regnorm_support::ceiling::{CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels};
+use regnorm_support::ceiling::{
+    CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels, fastest_kernels,
+};
 
 /// Seconds per call over one batch of back-to-back calls: about 2 ms, and
 /// at least 20 calls (on this kind of shared machine the first few calls
@@ -42,12 +44,10 @@ fn batch(bytes: usize, mut f: impl FnMut()) -> f64 {
 /// batch of each (after an untimed batch), picked once per case.
 fn pick(bytes: usize, kernels: &[Kernel], mut run: impl FnMut(Kernel)) -> Vec<Kernel> {
     batch(bytes, || run(kernels[0]));
-    let mut swept: Vec<(f64, Kernel)> = kernels
-        .iter()
-        .map(|&k| (batch(bytes, || run(k)), k))
-        .collect();
-    swept.sort_by(|a, b| a.0.total_cmp(&b.0));
-    swept.into_iter().take(3).map(|(_, k)| k).collect()
+    fastest_kernels(kernels, 3, |k| batch(bytes, || run(k)))
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect()
 }
 
 /// Seconds per call of the ceiling in one round: after an untimed batch,

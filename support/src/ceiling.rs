@@ -55,6 +55,28 @@ impl std::fmt::Display for Kernel {
     }
 }
 
+/// The `n` fastest of `kernels`, fastest first, each with its time, by one
+/// measurement of each (`time`: seconds per call, or any measure where
+/// lower is faster). A short sweep can rank kernels a few percent apart in
+/// the wrong order, so callers measure the picked ones again.
+///
+/// ```
+/// use regnorm_support::ceiling::{ceiling_kernels, fastest_kernels};
+/// let kernels = ceiling_kernels();
+/// let picked = fastest_kernels(&kernels, 3, |k| k.accumulators as f64);
+/// assert!(picked.len() <= 3 && picked.windows(2).all(|w| w[0].0 <= w[1].0));
+/// ```
+pub fn fastest_kernels(
+    kernels: &[Kernel],
+    n: usize,
+    mut time: impl FnMut(Kernel) -> f64,
+) -> Vec<(f64, Kernel)> {
+    let mut swept: Vec<(f64, Kernel)> = kernels.iter().map(|&k| (time(k), k)).collect();
+    swept.sort_by(|a, b| a.0.total_cmp(&b.0));
+    swept.truncate(n);
+    swept
+}
+
 /// Every ceiling kernel this CPU can run (empty without AVX2+FMA).
 pub fn ceiling_kernels() -> Vec<Kernel> {
     let mut all = Vec::new();
