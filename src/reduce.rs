@@ -228,8 +228,8 @@ fn split_tree<R: Rows, const ABS: bool, const SQ: bool>(
     let (left, right) = rows.split_at(left_chunks(chunks) * chunk);
     let (l, r) = par.join(
         bytes,
-        |par| tree::<R, ABS, SQ>(left, tier, par, stream),
-        |par| tree::<R, ABS, SQ>(right, tier, par, stream),
+        move |par| tree::<R, ABS, SQ>(left, tier, par, stream),
+        move |par| tree::<R, ABS, SQ>(right, tier, par, stream),
     );
     l + r
 }

@@ -34,7 +34,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
-use self::sync::{AtomicBool, AtomicU8, Ordering, Thread, UnsafeCell, thread};
+use self::sync::{AtomicBool, AtomicPtr, AtomicU8, Ordering, Thread, UnsafeCell, thread};
 use super::placement::Placement;
 #[cfg(not(loom))]
 use std::time::{Duration, Instant};
@@ -45,11 +45,11 @@ pub(crate) mod sync {
     #[cfg(loom)]
     pub(crate) use loom::cell::UnsafeCell;
     #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
     #[cfg(loom)]
     pub(crate) use loom::thread::{self, Thread};
     #[cfg(not(loom))]
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
     #[cfg(not(loom))]
     pub(crate) use std::thread::{self, Thread};
 
@@ -101,26 +101,24 @@ pub(crate) struct JobRef {
     run: unsafe fn(*const ()),
 }
 
-/// One helper thread's mailbox, in a cache line of its own.
+/// One helper thread's mailbox. Its first cache line holds what crosses
+/// between the cores at a hand-off, so that a post moves one line to the
+/// helper; the posters' own fields sit in a line of their own, so that
+/// reserving the mailbox does not take that line from the polling helper.
 #[repr(C, align(64))]
 pub(crate) struct Helper {
-    /// Owned by one poster from reservation to release.
-    reserved: AtomicBool,
     /// IDLE → POSTED (poster) → RUNNING (helper) [→ WAITING (poster)] →
     /// DONE (helper) → IDLE (poster); or POSTED → IDLE when the poster
     /// takes the job back.
     state: AtomicU8,
     /// Set by the helper just before it parks.
     parked: AtomicBool,
-    /// Whether the helper's thread has been started; written only by the
-    /// poster holding the reservation.
-    started: AtomicBool,
     /// Written by the poster while it holds the reservation and the state is
     /// IDLE; read by the helper only after it has moved POSTED to RUNNING.
     job: UnsafeCell<Option<JobRef>>,
-    /// The helper's thread, to unpark it: written once by the poster that
-    /// starts it, before that poster's first POSTED store.
-    thread: UnsafeCell<Option<Thread>>,
+    /// The posted job's address, stored with `job`: the helper prefetches
+    /// its cache line while it claims the job. A hint, never dereferenced.
+    job_hint: AtomicPtr<()>,
     /// The parked poster, to unpark at DONE: written by the poster before
     /// it moves RUNNING to WAITING; taken by the helper while the state is
     /// WAITING, before it stores DONE.
@@ -128,13 +126,28 @@ pub(crate) struct Helper {
     /// Where it runs: kept off the CPU of the thread that posts to it. Its
     /// CPU field sits in the first cache line, with the hand-off's fields.
     placement: Placement,
+    posters: Posters,
+}
+
+/// The fields only posters touch, in a cache line of their own.
+#[repr(C, align(64))]
+struct Posters {
+    /// Owned by one poster from reservation to release.
+    reserved: AtomicBool,
+    /// Whether the helper's thread has been started; written only by the
+    /// poster holding the reservation.
+    started: AtomicBool,
+    /// The helper's thread, to unpark it: written once by the poster that
+    /// starts it, before that poster's first POSTED store.
+    thread: UnsafeCell<Option<Thread>>,
 }
 
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
 const _: () = assert!(std::mem::offset_of!(Helper, placement) + super::placement::CPU_OFFSET < 64);
 
 // SAFETY: the `UnsafeCell` fields are each owned by one side at a time,
-// handed over by the acquire/release operations on `reserved` and `state`.
+// handed over by the acquire/release operations on `reserved` and `state`
+// (`job_hint` is an atomic, and only ever prefetched).
 // `thread` is touched only by the poster holding the reservation (the
 // helper never reads it). `job` is written by the reserving poster while
 // the state is IDLE and read by the helper after its acquiring POSTED →
@@ -148,20 +161,24 @@ unsafe impl Sync for Helper {}
 impl Helper {
     pub(crate) fn new() -> Helper {
         Helper {
-            reserved: AtomicBool::new(false),
             state: AtomicU8::new(IDLE),
             parked: AtomicBool::new(false),
-            started: AtomicBool::new(false),
             job: UnsafeCell::new(None),
-            thread: UnsafeCell::new(None),
+            job_hint: AtomicPtr::new(std::ptr::null_mut()),
             waiter: UnsafeCell::new(None),
             placement: Placement::new(),
+            posters: Posters {
+                reserved: AtomicBool::new(false),
+                started: AtomicBool::new(false),
+                thread: UnsafeCell::new(None),
+            },
         }
     }
 
     /// Reserves the mailbox for one post, if free.
     pub(crate) fn reserve(&self) -> bool {
-        self.reserved
+        self.posters
+            .reserved
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
@@ -169,15 +186,18 @@ impl Helper {
     /// Runs the posted job if there is one: the helper's half of the
     /// hand-off. Returns whether it ran one.
     pub(crate) fn try_run(&self) -> bool {
-        if self.state.load(Ordering::Acquire) != POSTED
-            || self
-                .state
-                .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
+        if self.state.load(Ordering::Acquire) != POSTED {
+            return false;
+        }
+        // The job's line travels while the exchange takes the hand-off line.
+        prefetch_for_write(self.job_hint.load(Ordering::Relaxed));
+        if self
+            .state
+            .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
         {
             return false;
         }
-        self.placement.running();
         // SAFETY: we moved POSTED to RUNNING, so the poster wrote `job`
         // before its release store of POSTED, which our acquire saw, and it
         // will not touch it until DONE.
@@ -207,6 +227,8 @@ impl Helper {
                 w.unpark();
             }
         }
+        // After the hand-off, off the poster's path.
+        self.placement.running();
         true
     }
 
@@ -256,9 +278,10 @@ impl Helper {
         // SAFETY: reserved and IDLE (the caller's contract): the helper
         // does not read `job` until the POSTED store below.
         self.job.with_mut(|j| unsafe { *j = Some(job) });
+        self.job_hint.store(job.data.cast_mut(), Ordering::Relaxed);
         self.state.store(POSTED, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
-            self.thread.with(|t| {
+            self.posters.thread.with(|t| {
                 // SAFETY: `thread` is touched only under the reservation,
                 // which we hold.
                 if let Some(t) = unsafe { &*t } {
@@ -285,7 +308,7 @@ impl Helper {
         self.job.with_mut(|j| unsafe { *j = None });
         // SAFETY: as above.
         self.waiter.with_mut(|w| unsafe { *w = None });
-        self.reserved.store(false, Ordering::Release);
+        self.posters.reserved.store(false, Ordering::Release);
         taken_back
     }
 
@@ -409,10 +432,24 @@ mod fork {
     }
 }
 
+/// Asks the CPU to bring the cache line at `p` into this core's cache,
+/// ready to be written. A hint: it reads and writes nothing, and never
+/// faults, whatever `p` is.
+#[inline(always)]
+fn prefetch_for_write(p: *mut ()) {
+    #[cfg(all(target_arch = "x86_64", not(miri), not(loom)))]
+    {
+        use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+        // SAFETY: a prefetch is not a memory access: any address is sound.
+        unsafe { _mm_prefetch::<_MM_HINT_ET0>(p.cast::<i8>()) };
+    }
+    let _ = p;
+}
+
 /// Starts the helper thread of a reserved mailbox, if it has none yet.
 /// Returns `false` if the thread could not be started.
 fn ensure_started(helper: &'static Helper) -> bool {
-    if helper.started.load(Ordering::Relaxed) {
+    if helper.posters.started.load(Ordering::Relaxed) {
         return true;
     }
     #[cfg(not(loom))]
@@ -427,9 +464,10 @@ fn ensure_started(helper: &'static Helper) -> bool {
             // SAFETY: `thread` belongs to the reservation's holder, us; the
             // helper does not read it (only posters unpark).
             helper
+                .posters
                 .thread
                 .with_mut(|t| unsafe { *t = Some(handle.thread().clone()) });
-            helper.started.store(true, Ordering::Relaxed);
+            helper.posters.started.store(true, Ordering::Relaxed);
             true
         }
         Err(_) => false,
@@ -542,7 +580,6 @@ where
         // Keep the mailbox reserved forever: its thread cannot be started.
         return (a(), b());
     }
-    helper.placement.keep_off_callers_cpu();
     let job = StackJob::new(b);
     // SAFETY: we hold the reservation and the state is IDLE (a mailbox is
     // IDLE whenever it is free). `job` outlives `posted` (declared after
@@ -553,6 +590,8 @@ where
         helper,
         settled: false,
     };
+    // After the post, which has just taken the line this reads.
+    helper.placement.keep_off_callers_cpu();
     let ra = a();
     let taken_back = posted.settle();
     // SAFETY: settled just above.
@@ -567,7 +606,7 @@ pub(crate) fn started() -> usize {
     crew()
         .helpers
         .iter()
-        .filter(|h| h.started.load(Ordering::Relaxed))
+        .filter(|h| h.posters.started.load(Ordering::Relaxed))
         .count()
 }
 
@@ -660,7 +699,10 @@ mod tests {
         let me = std::thread::current().id();
         let (_, b) = join(1, || (), || std::thread::current().id());
         assert_eq!(b, me, "the only allowed mailbox was busy: b ran here");
-        c.helpers[0].reserved.store(false, Ordering::Release);
+        c.helpers[0]
+            .posters
+            .reserved
+            .store(false, Ordering::Release);
     }
 }
 
@@ -680,7 +722,7 @@ mod loom_tests {
             let h = helper.clone();
             assert!(helper.reserve());
             // SAFETY: only the reservation's holder writes `thread`.
-            helper.thread.with_mut(|t| unsafe { *t = None });
+            helper.posters.thread.with_mut(|t| unsafe { *t = None });
             let worker = loom::thread::spawn(move || {
                 if !h.try_run() && helper_polls_first {
                     h.try_run();
@@ -693,7 +735,7 @@ mod loom_tests {
             // SAFETY: settled.
             assert_eq!(unsafe { job.into_result(taken_back) }, 7);
             worker.join().unwrap();
-            assert!(!helper.reserved.load(Ordering::Relaxed));
+            assert!(!helper.posters.reserved.load(Ordering::Relaxed));
             assert_eq!(helper.state.load(Ordering::Relaxed), IDLE);
         });
     }

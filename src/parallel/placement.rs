@@ -92,8 +92,8 @@ mod linux {
             self.cpu.store(current_cpu(), Ordering::Relaxed);
         }
 
-        /// Called by a caller about to hand the helper work: if the helper
-        /// polls (or parked) on the caller's CPU, move it off it.
+        /// Called by a caller that has just posted the helper work: if the
+        /// helper polls (or parked) on the caller's CPU, move it off it.
         #[inline]
         pub(crate) fn keep_off_callers_cpu(&self) {
             let helper_cpu = self.cpu.load(Ordering::Relaxed);

@@ -10,6 +10,7 @@
 //! ```sh
 //! cargo run --release -p regnorm-support --example speed_of_light -- quick
 //! cargo run --release -p regnorm-support --example caller_switch
+//! cargo run --release -p regnorm-support --example handoff
 //! cargo run --release -p regnorm-support --example parallel_threshold
 //! ```
 
