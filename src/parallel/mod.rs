@@ -110,10 +110,12 @@ pub(crate) enum Par {
     Threads { n: usize, helpers: usize },
 }
 
-/// Work below this many bytes stays on one thread: a split's hand-off to
-/// an awake helper costs a few hundred nanoseconds (cache lines crossing
-/// cores), about what one thread needs to read 32 KiB, and the split must
-/// leave each side well above that. 256 KiB reads in 1-2 µs on one core.
+/// Work below this many bytes stays on one thread. A split costs the post,
+/// the helper starting its half late and the result coming back: 1–2 µs
+/// on a 2-vCPU Xeon VM (the `handoff` harness of
+/// regnorm-support), while one core reads 256 KiB in about 2 µs: from here
+/// on a split call is faster than one thread (by 10–15% at 256 KiB on that
+/// VM), below it no faster (BENCHMARKS.md, "Parallel thresholds").
 pub(crate) const MIN_PARALLEL_BYTES: usize = 256 << 10;
 
 impl Par {
