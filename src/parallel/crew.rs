@@ -269,18 +269,20 @@ impl Helper {
         self.parked.store(false, Ordering::SeqCst);
     }
 
-    /// Publishes the job behind `job` to the helper and wakes it.
+    /// Publishes the job behind `job` to the helper and wakes it if it was
+    /// parked (returns whether it was).
     ///
     /// # Safety
     /// The caller holds the reservation, the state is IDLE, and `job` stays
     /// valid until [`settle`](Helper::settle) has returned.
-    pub(crate) unsafe fn post(&self, job: JobRef) {
+    pub(crate) unsafe fn post(&self, job: JobRef) -> bool {
         // SAFETY: reserved and IDLE (the caller's contract): the helper
         // does not read `job` until the POSTED store below.
         self.job.with_mut(|j| unsafe { *j = Some(job) });
         self.job_hint.store(job.data.cast_mut(), Ordering::Relaxed);
         self.state.store(POSTED, Ordering::SeqCst);
-        if self.parked.load(Ordering::SeqCst) {
+        let parked = self.parked.load(Ordering::SeqCst);
+        if parked {
             self.posters.thread.with(|t| {
                 // SAFETY: `thread` is touched only under the reservation,
                 // which we hold.
@@ -289,6 +291,7 @@ impl Helper {
                 }
             });
         }
+        parked
     }
 
     /// Takes the posted job back if the helper has not started it
@@ -585,7 +588,7 @@ where
     // IDLE whenever it is free). `job` outlives `posted` (declared after
     // it, so dropped first), whose Drop settles the job before this frame
     // returns or unwinds.
-    unsafe { helper.post(job.as_job_ref()) };
+    let woke = unsafe { helper.post(job.as_job_ref()) };
     let mut posted = Posted {
         helper,
         settled: false,
@@ -594,6 +597,10 @@ where
     helper.placement.keep_off_callers_cpu();
     let ra = a();
     let taken_back = posted.settle();
+    if taken_back && woke {
+        // The helper we woke did not start: it may be queued behind us.
+        helper.placement.woken_behind_caller();
+    }
     // SAFETY: settled just above.
     let rb = unsafe { job.into_result(taken_back) };
     (ra, rb)

@@ -12,6 +12,13 @@
 //! the caller's CPU. Once the helper runs elsewhere it widens its CPUs back
 //! to that same set (the caller's, as of the move: never an older one).
 //!
+//! The same happens when a caller wakes a parked helper: the scheduler
+//! often wakes a thread on its waker's CPU, where it waits behind the
+//! caller, while the CPU it published is the one it parked on. So a caller
+//! that woke its helper and then took its share back (the helper never
+//! started) moves the helper off its own CPU too, once until the helper
+//! runs. The `wake` harness of regnorm-support counts such rounds.
+//!
 //! Only regnorm's own helper threads of this process are ever moved (a
 //! forked child has its own helpers, see `crew`), never a caller.
 //! Elsewhere than Linux this is a no-op.
@@ -102,6 +109,19 @@ mod linux {
             }
         }
 
+        /// Called by a caller that woke the helper and then took its share
+        /// back because the helper had not started. The scheduler often
+        /// wakes a thread on its waker's CPU, where it waits behind the
+        /// caller, and its published CPU (where it parked) says nothing of
+        /// that: move it off the caller's CPU, once until it runs again.
+        #[cold]
+        pub(crate) fn woken_behind_caller(&self) {
+            let cpu = current_cpu();
+            if cpu >= 0 && !self.narrowed.load(Ordering::Acquire) {
+                self.move_off(cpu);
+            }
+        }
+
         #[cold]
         fn move_off(&self, cpu: i32) {
             let tid = self.tid.load(Ordering::Acquire);
@@ -148,6 +168,76 @@ mod linux {
         // SAFETY: `sched_getcpu` has no preconditions.
         unsafe { libc::sched_getcpu() }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::sync::Arc;
+        use std::sync::mpsc::channel;
+
+        /// The CPU set of thread `tid` (0: the calling thread).
+        fn affinity(tid: i32) -> libc::cpu_set_t {
+            // SAFETY: an all-zero `cpu_set_t` is a valid (empty) set.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            // SAFETY: `set` is a valid, writable `cpu_set_t` of the size
+            // passed; `tid` is a live thread of this process.
+            let got =
+                unsafe { libc::sched_getaffinity(tid, size_of::<libc::cpu_set_t>(), &mut set) };
+            assert_eq!(got, 0);
+            set
+        }
+
+        fn count(set: &libc::cpu_set_t) -> i32 {
+            // SAFETY: `set` is a valid `cpu_set_t`.
+            unsafe { libc::CPU_COUNT(set) }
+        }
+
+        /// A caller that woke its helper and took its share back moves the
+        /// helper off its own CPU, whatever CPU the helper last published;
+        /// only once until the helper runs, which widens it back.
+        #[test]
+        fn a_helper_woken_behind_its_caller_is_moved_off_once() {
+            let callers = affinity(0);
+            if count(&callers) < 2 {
+                return; // one CPU: nowhere to move to
+            }
+            let placement = Arc::new(Placement::new());
+            let (started, go, ran) = (channel(), channel::<()>(), channel());
+            let helper = {
+                let p = placement.clone();
+                std::thread::spawn(move || {
+                    p.started();
+                    // Published as parked elsewhere: `keep_off_callers_cpu`
+                    // alone would not move it.
+                    p.cpu.store(-1, Ordering::Relaxed);
+                    started.0.send(()).unwrap();
+                    go.1.recv().unwrap();
+                    p.running();
+                    ran.0.send(()).unwrap();
+                    go.1.recv().unwrap();
+                })
+            };
+            started.1.recv().unwrap();
+            let tid = placement.tid.load(Ordering::Acquire);
+            placement.keep_off_callers_cpu();
+            assert_eq!(count(&affinity(tid)), count(&callers), "not moved yet");
+
+            placement.woken_behind_caller();
+            assert_eq!(count(&affinity(tid)), count(&callers) - 1);
+            assert!(placement.narrowed.load(Ordering::Acquire));
+            // Narrowed already: a second take-back does not move it again.
+            placement.woken_behind_caller();
+            assert_eq!(count(&affinity(tid)), count(&callers) - 1);
+
+            // Once it runs, it widens back to the caller's CPUs.
+            go.0.send(()).unwrap();
+            ran.1.recv().unwrap();
+            assert_eq!(count(&affinity(tid)), count(&callers));
+            assert!(!placement.narrowed.load(Ordering::Acquire));
+            go.0.send(()).unwrap();
+            helper.join().unwrap();
+        }
+    }
 }
 
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
@@ -168,4 +258,5 @@ impl Placement {
     pub(crate) fn parking(&self) {}
     #[inline]
     pub(crate) fn keep_off_callers_cpu(&self) {}
+    pub(crate) fn woken_behind_caller(&self) {}
 }

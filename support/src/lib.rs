@@ -11,6 +11,7 @@
 //! cargo run --release -p regnorm-support --example speed_of_light -- quick
 //! cargo run --release -p regnorm-support --example caller_switch
 //! cargo run --release -p regnorm-support --example handoff
+//! cargo run --release -p regnorm-support --example wake
 //! cargo run --release -p regnorm-support --example parallel_threshold
 //! ```
 
