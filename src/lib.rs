@@ -103,7 +103,10 @@
 //!   then parks (no CPU) until the next call; a caller waiting for a helper
 //!   polls for at most 100 µs, then parks. regnorm never creates rayon's
 //!   global pool, never runs work on rayon's threads other than the calling
-//!   one, and changes no thread's CPU affinity or priority.
+//!   one, and changes no other thread's CPU affinity or priority. (Linux: a
+//!   helper found, or just woken, on its caller's CPU has that CPU taken
+//!   out of its own CPU set until it runs elsewhere, then gets the caller's
+//!   set back, so that the two do not share one CPU.)
 //! * **fork.** A child made by `fork()` has none of its parent's helper
 //!   threads; its first split call starts its own (regnorm detects the fork
 //!   with a `pthread_atfork` child handler, registered at the first split

@@ -63,6 +63,17 @@ fn fastest(bytes: usize, picked: &[Kernel], mut run: impl FnMut(Kernel)) -> f64 
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Waits long enough for regnorm's helper to park (it polls for 300 µs
+/// after its last job), polling rather than sleeping: on a shared VM the
+/// first work after a sleep runs slow (the virtual CPU was halted), which
+/// would bias whatever is timed next.
+fn let_helpers_park() {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(1) {
+        std::hint::spin_loop();
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -115,7 +126,7 @@ fn speeds<T: CeilingFloat>(
         black_box(ours());
         pool.install(|| black_box(ours()));
     }
-    std::thread::sleep(Duration::from_millis(1));
+    let_helpers_park();
     let one_picked = pick(bytes, &kernels, one_thread(&mut ceiling));
     let two_picked = match &ceiling {
         Ceiling::Reduce(xs, op) => {
@@ -124,11 +135,11 @@ fn speeds<T: CeilingFloat>(
         }
         Ceiling::Gradient { .. } => Vec::new(),
     };
-    // One round of the one-thread ceiling on the calling thread, after a
-    // pause that lets regnorm's helper park, so that it takes no core
-    // from the ceiling.
+    // One round of the one-thread ceiling on the calling thread, once
+    // regnorm's helper has parked, so that it takes no core from the
+    // ceiling.
     let one_round = |ceiling: &mut Ceiling<'_, T>| {
-        std::thread::sleep(Duration::from_millis(1));
+        let_helpers_park();
         fastest(bytes, &one_picked, one_thread(ceiling))
     };
     let mut rows: Vec<[f64; 5]> = Vec::new();
@@ -151,7 +162,7 @@ fn speeds<T: CeilingFloat>(
                 // The spinning worker lives only while the two-thread
                 // ceiling runs; like regnorm, it gets an untimed batch
                 // first (its thread starting, its half reaching its cache).
-                std::thread::sleep(Duration::from_millis(1));
+                let_helpers_park();
                 let mut pair = SpinPair::<T>::new();
                 fastest(bytes, &two_picked, two_threads(&mut pair, xs, *op))
             }
