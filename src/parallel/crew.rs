@@ -599,6 +599,8 @@ where
     let taken_back = posted.settle();
     if taken_back && woke {
         // The helper we woke did not start: it may be queued behind us.
+        // (The mailbox is already released; `Placement` is atomics and a
+        // mutex, safe beside another poster's post.)
         helper.placement.woken_behind_caller();
     }
     // SAFETY: settled just above.

@@ -70,6 +70,17 @@ fn main() {
     let one = pick(&mut |k| {
         black_box(f32::reduce(black_box(half), Op::Abs, k));
     });
+    let names = |ks: &[Kernel]| {
+        ks.iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "ceiling kernels picked: two threads {}; one thread {}",
+        names(&two),
+        names(&one)
+    );
     let sequential = regnorm::Exec::sequential();
     let [mut r2, mut c2, mut r1, mut c1] = [(); 4].map(|_| Vec::with_capacity(rounds));
     for _ in 0..rounds {
