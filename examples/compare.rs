@@ -181,7 +181,7 @@ fn own_ceiling<T: CeilingFloat>(
     // Three samples can rank kernels within a few percent of each other in
     // the wrong order (a call of 1,000 elements lasts about 50 ns), so the
     // three fastest are measured again with every sample.
-    fastest_kernels(&kernels, 3, |k| 1.0 / gbs(k, samples.min(3)))
+    fastest_kernels(&kernels, 3, 1, |k| 1.0 / gbs(k, samples.min(3)))
         .into_iter()
         .map(|(t, k)| ((1.0 / t).max(gbs(k, samples)), k))
         .max_by(|a, b| a.0.total_cmp(&b.0))

@@ -55,7 +55,7 @@ fn main() {
     let reps = (128_000_000 / (4 * n).max(1)).clamp(20, 20_000);
     let kernels = ceiling_kernels();
     let pick = |run: &mut dyn FnMut(Kernel)| -> Vec<Kernel> {
-        fastest_kernels(&kernels, 3, |k| batch(reps, || run(k)))
+        fastest_kernels(&kernels, 3, 3, |k| batch(reps, || run(k)))
             .into_iter()
             .map(|(_, k)| k)
             .collect()
