@@ -9,15 +9,11 @@
 //! cargo run --release -p regnorm-support --example caller_switch [elements, default 1 Mi f32] [rounds, default 40]
 //! ```
 
+use regnorm_support::timing::seconds_per_call;
 use std::hint::black_box;
-use std::time::Instant;
 
 fn mean_call_us(calls: usize, f: impl Fn()) -> f64 {
-    let t = Instant::now();
-    for _ in 0..calls {
-        f();
-    }
-    t.elapsed().as_secs_f64() / calls as f64 * 1e6
+    seconds_per_call(calls, f) * 1e6
 }
 
 fn summary(name: &str, v: &[f64], one: &[f64]) {

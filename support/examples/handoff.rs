@@ -13,23 +13,17 @@
 //! medians over the rounds are printed. Run it alone.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use regnorm_support::ceiling::{
     CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels, fastest_kernels,
 };
+use regnorm_support::timing::{median, seconds_per_call};
 
 /// Microseconds per call over a batch of `reps` calls, after `reps / 4`
 /// untimed ones.
 fn batch(reps: usize, mut f: impl FnMut()) -> f64 {
-    for _ in 0..reps / 4 {
-        f();
-    }
-    let t = Instant::now();
-    for _ in 0..reps {
-        f();
-    }
-    t.elapsed().as_secs_f64() / reps as f64 * 1e6
+    seconds_per_call(reps / 4, &mut f);
+    seconds_per_call(reps, f) * 1e6
 }
 
 /// The best batch of the `picked` kernels.
@@ -38,11 +32,6 @@ fn best(reps: usize, picked: &[Kernel], mut run: impl FnMut(Kernel)) -> f64 {
         .iter()
         .map(|&k| batch(reps, || run(k)))
         .fold(f64::INFINITY, f64::min)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

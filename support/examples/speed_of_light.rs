@@ -1,14 +1,17 @@
 //! regnorm against this machine's speed of light, in one process: the cases
-//! of the speed issue, each as a fraction of the one-thread ceiling (the
-//! fastest of the ceiling kernels, `regnorm_support::ceiling`) below 1 MiB of input
-//! and of the two-thread ceiling (a spinning worker) from 1 MiB up; regnorm
-//! called back-to-back from the main thread and from a worker of a 2-thread
-//! rayon pool (each thread's calls against the one-thread ceiling timed on
-//! that thread just after them; the two-thread ceiling, like regnorm, after
-//! an untimed batch); the fused penalty and gradient in cache against a
-//! one-thread ceiling that does the same work (reads weights and gradients,
-//! writes the gradients; its GB/s count the weights only); whole models
-//! against the two-thread ceiling over the same bytes; and the CPU the
+//! of the speed issue, each as a fraction of the faster of two ceilings
+//! (`regnorm_support::ceiling`), in each round: the one-thread ceiling (the
+//! fastest of the ceiling kernels) and the two-thread one (a spinning
+//! worker; a model's tensors split between the threads). regnorm is called
+//! back-to-back from the main thread and from a worker of a 2-thread rayon
+//! pool (each thread's calls against the one-thread ceiling timed on that
+//! thread just after them; the two-thread ceiling, like regnorm, after an
+//! untimed batch). The cases: the kernels at sizes from L1 to DRAM; the
+//! fused penalty and gradient in cache against a one-thread ceiling that
+//! does the same work (reads weights and gradients, writes the gradients;
+//! its GB/s count the weights only); whole models against the ceilings
+//! over a flat buffer of the same bytes; a model's small tensors against
+//! the ceilings over a flat buffer and tensor by tensor; and the CPU the
 //! library burns in the second after a burst.
 //!
 //! ```sh
@@ -26,18 +29,14 @@ use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer};
 use regnorm_support::ceiling::{
     CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels, fastest_kernels,
 };
+use regnorm_support::timing::{calls_for, median, seconds_per_call};
 
 /// Seconds per call over one batch of back-to-back calls: about 2 ms, and
 /// at least 20 calls (on this kind of shared machine the first few calls
 /// after other work run slow, and a batch of 5 whole-model calls read
 /// regnorm and the ceilings well below what a longer run reads).
-fn batch(bytes: usize, mut f: impl FnMut()) -> f64 {
-    let reps = (32_000_000 / bytes.max(1)).clamp(20, 20_000);
-    let t = Instant::now();
-    for _ in 0..reps {
-        f();
-    }
-    t.elapsed().as_secs_f64() / reps as f64
+fn batch(bytes: usize, f: impl FnMut()) -> f64 {
+    seconds_per_call(calls_for(bytes), f)
 }
 
 /// The ceiling kernels a case is judged against: the three fastest by the
@@ -75,11 +74,6 @@ fn let_helpers_park() {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Median GB/s of regnorm from the main thread and from a pool worker, of
 /// the one-thread ceiling (the faster tier, on the main thread) and of the
 /// two-thread one, and the medians of the per-round ratios: each round
@@ -90,9 +84,11 @@ struct Speeds {
     worker: f64,
     one: f64,
     two: f64,
-    /// Median of the rounds' main / one-thread (on main), worker /
-    /// one-thread (on that worker), main / two-thread, worker / two-thread.
-    ratios: [f64; 4],
+    /// Median of the rounds' main / the faster ceiling (the one-thread one
+    /// timed on main, or the two-thread one) and worker / the faster
+    /// ceiling (the one-thread one timed on that worker, or the two-thread
+    /// one).
+    ratios: [f64; 2],
 }
 
 /// What a case's ceilings compute.
@@ -172,13 +168,14 @@ fn speeds<T: CeilingFloat>(
         rows.push([main, worker, one_main, two, one_worker]);
     }
     let gbs = |k: usize| bytes as f64 / 1e9 / median(rows.iter().map(|r| r[k]).collect());
-    let ratio = |a: usize, b: usize| median(rows.iter().map(|r| r[b] / r[a]).collect());
+    // f64::min keeps the one-thread time where there is no two-thread one (NaN).
+    let ratio = |a: usize, b: usize| median(rows.iter().map(|r| r[b].min(r[3]) / r[a]).collect());
     Speeds {
         main: gbs(0),
         worker: gbs(1),
         one: gbs(2),
         two: gbs(3),
-        ratios: [ratio(0, 2), ratio(1, 4), ratio(0, 3), ratio(1, 3)],
+        ratios: [ratio(0, 2), ratio(1, 4)],
     }
 }
 
@@ -198,17 +195,17 @@ fn one_thread<'c, 'a, T: CeilingFloat>(
     }
 }
 
-/// One call of the two-thread ceiling with kernel `k`: each slice split
-/// between the calling thread and `pair`'s spinning worker.
+/// One call of the two-thread ceiling with kernel `k`: one slice split in
+/// halves, several split between slices, between the calling thread and
+/// `pair`'s spinning worker.
 fn two_threads<'p, T: CeilingFloat>(
     pair: &'p mut SpinPair<T>,
     xs: &'p [&'p [T]],
     op: Op,
 ) -> impl FnMut(Kernel) + use<'p, T> {
-    move |k| {
-        for x in xs.iter() {
-            black_box(pair.run(black_box(x), op, k));
-        }
+    move |k| match xs {
+        [x] => _ = black_box(pair.run(black_box(x), op, k)),
+        _ => _ = black_box(pair.run_tensors(black_box(xs), op, k)),
     }
 }
 
@@ -244,18 +241,13 @@ fn wanted(what: &str) -> bool {
 }
 
 /// Measures and prints the case `what` if it is wanted.
-fn case(what: &str, two_threads: bool, measure: impl FnOnce() -> Speeds) {
+fn case(what: &str, measure: impl FnOnce() -> Speeds) {
     if wanted(what) {
-        report(what, &measure(), two_threads);
+        report(what, &measure());
     }
 }
 
-fn report(what: &str, s: &Speeds, two_threads: bool) {
-    let r = if two_threads {
-        &s.ratios[2..]
-    } else {
-        &s.ratios[..2]
-    };
+fn report(what: &str, s: &Speeds) {
     let ceilings = if s.two.is_nan() {
         format!("1T {:.1}", s.one)
     } else {
@@ -265,9 +257,9 @@ fn report(what: &str, s: &Speeds, two_threads: bool) {
         "| {what} | {:.1} / {:.1} | {ceilings} | {} | {:.2} / {:.2} |",
         s.main,
         s.worker,
-        if two_threads { "2T" } else { "1T" },
-        r[0],
-        r[1]
+        if s.two > s.one { "2T" } else { "1T" },
+        s.ratios[0],
+        s.ratios[1]
     );
 }
 
@@ -282,19 +274,19 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
     for &n in sizes {
         let x = aligned::<T>(n, &mut store);
         let two_threads = size_of_val(x) >= 1 << 20;
-        case(&format!("{name} sum_abs, {n}"), two_threads, || {
+        case(&format!("{name} sum_abs, {n}"), || {
             speeds(Ceiling::Reduce(&[x], Op::Abs), rounds, pool, &mut || {
                 regnorm::sum_abs(black_box(x))
             })
         });
-        case(&format!("{name} sum_sq, {n}"), two_threads, || {
+        case(&format!("{name} sum_sq, {n}"), || {
             speeds(Ceiling::Reduce(&[x], Op::Sq), rounds, pool, &mut || {
                 regnorm::sum_sq(black_box(x))
             })
         });
         if !two_threads {
             // Both sums in one pass, against a ceiling that computes both.
-            case(&format!("{name} sums, {n}"), two_threads, || {
+            case(&format!("{name} sums, {n}"), || {
                 speeds(Ceiling::Reduce(&[x], Op::Both), rounds, pool, &mut || {
                     regnorm::sums(black_box(x)).sq
                 })
@@ -308,26 +300,22 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
                 let (mut ours, mut theirs) = (Vec::new(), Vec::new());
                 let g = aligned_zeros::<T>(n, &mut ours);
                 let g_ceiling = aligned_zeros::<T>(n, &mut theirs);
-                case(
-                    &format!("{name} penalty_and_gradient {reg}, {n}"),
-                    false,
-                    || {
-                        let ceiling = Ceiling::Gradient {
-                            w: x,
-                            g: g_ceiling,
-                            c,
-                            op,
+                case(&format!("{name} penalty_and_gradient {reg}, {n}"), || {
+                    let ceiling = Ceiling::Gradient {
+                        w: x,
+                        g: g_ceiling,
+                        c,
+                        op,
+                    };
+                    speeds(ceiling, rounds, pool, &mut || {
+                        let r = if op == Op::Abs {
+                            l1.penalty_and_gradient(black_box(x), g)
+                        } else {
+                            l2.penalty_and_gradient(black_box(x), g)
                         };
-                        speeds(ceiling, rounds, pool, &mut || {
-                            let r = if op == Op::Abs {
-                                l1.penalty_and_gradient(black_box(x), g)
-                            } else {
-                                l2.penalty_and_gradient(black_box(x), g)
-                            };
-                            r.unwrap()
-                        })
-                    },
-                );
+                        r.unwrap()
+                    })
+                });
             }
         }
     }
@@ -406,7 +394,7 @@ fn main() {
         .unwrap();
     println!("regnorm vs the speed of light on this machine (GB/s of input, medians)\n");
     println!(
-        "| case | regnorm main / worker | ceilings | vs | ratio main / worker (median of rounds) |"
+        "| case | regnorm main / worker | ceilings | faster | ratio main / worker (median of rounds) |"
     );
     println!("|---|---:|---:|---|---:|");
     let mut f32s = Vec::new();
@@ -417,8 +405,8 @@ fn main() {
         &pool,
     );
     kernels::<f64>("f64", &[1_000, 16_384, 262_144], rounds, &pool);
-    // Whole models: against the two-thread ceiling over a flat buffer of the
-    // same number of values.
+    // Whole models: against the ceilings over a flat buffer of the same
+    // number of values.
     let l1 = L1::new(1e-4).unwrap();
     let l2 = L2::new(1e-4).unwrap();
     let clip = ClipGradNorm::new(f64::MAX).unwrap();
@@ -432,7 +420,7 @@ fn main() {
         let mut model = regnorm_support::tensors(&shapes, 3);
         let total: usize = shapes.iter().sum();
         let flat = aligned::<f32>(total, &mut f32s);
-        case(&format!("{name} L1 penalty_model"), true, || {
+        case(&format!("{name} L1 penalty_model"), || {
             speeds(
                 Ceiling::Reduce(&[flat], Op::Abs),
                 rounds,
@@ -440,26 +428,23 @@ fn main() {
                 &mut || l1.penalty_model(black_box(&model)),
             )
         });
-        case(&format!("{name} L2 penalty_model"), true, || {
+        case(&format!("{name} L2 penalty_model"), || {
             speeds(Ceiling::Reduce(&[flat], Op::Sq), rounds, &pool, &mut || {
                 l2.penalty_model(black_box(&model))
             })
         });
         // A norm below max_norm: clipping reads the gradients once, writes nothing.
         let model = std::sync::Mutex::new(&mut model);
-        case(
-            &format!("{name} clip_model (norm, below max_norm)"),
-            true,
-            || {
-                speeds(Ceiling::Reduce(&[flat], Op::Sq), rounds, &pool, &mut || {
-                    clip.clip_model(&mut **model.lock().unwrap()).unwrap()
-                })
-            },
-        );
+        case(&format!("{name} clip_model (norm, below max_norm)"), || {
+            speeds(Ceiling::Reduce(&[flat], Op::Sq), rounds, &pool, &mut || {
+                clip.clip_model(&mut **model.lock().unwrap()).unwrap()
+            })
+        });
     }
     // The small tensors of a model (batch-norm and layer-norm parameters,
     // biases): many kernel calls of a few KiB each, in cache, against the
-    // one-thread ceiling over a flat buffer of the same number of values.
+    // ceilings over a flat buffer of the same number of values, and tensor
+    // by tensor (the two-thread one splitting the list of tensors).
     for (name, shapes) in [
         ("ResNet-18", regnorm_support::resnet18()),
         ("GPT-2 small", regnorm_support::gpt2_small()),
@@ -478,24 +463,16 @@ fn main() {
         let flat = aligned::<f32>(total, &mut f32s);
         let tensors: Vec<&[f32]> = model.iter().map(Vec::as_slice).collect();
         for (ceiling, xs) in [("flat", &[flat][..]), ("per tensor", &tensors[..])] {
-            case(
-                &format!("{what} L1 penalty_model, {ceiling}"),
-                false,
-                || {
-                    speeds(Ceiling::Reduce(xs, Op::Abs), rounds, &pool, &mut || {
-                        l1.penalty_model(black_box(&model))
-                    })
-                },
-            );
-            case(
-                &format!("{what} L2 penalty_model, {ceiling}"),
-                false,
-                || {
-                    speeds(Ceiling::Reduce(xs, Op::Sq), rounds, &pool, &mut || {
-                        l2.penalty_model(black_box(&model))
-                    })
-                },
-            );
+            case(&format!("{what} L1 penalty_model, {ceiling}"), || {
+                speeds(Ceiling::Reduce(xs, Op::Abs), rounds, &pool, &mut || {
+                    l1.penalty_model(black_box(&model))
+                })
+            });
+            case(&format!("{what} L2 penalty_model, {ceiling}"), || {
+                speeds(Ceiling::Reduce(xs, Op::Sq), rounds, &pool, &mut || {
+                    l2.penalty_model(black_box(&model))
+                })
+            });
         }
     }
     if wanted("half") {

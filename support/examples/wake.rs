@@ -12,19 +12,15 @@
 //! ```
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regnorm_support::ceiling::{Kernel, Op, SpinPair};
+use regnorm_support::timing::{calls_for, seconds_per_call};
 
 /// Microseconds per call over a batch of back-to-back calls (as many as
 /// `speed_of_light` makes: about 32 MB of input, at least 20 calls).
-fn batch(bytes: usize, mut f: impl FnMut()) -> f64 {
-    let reps = (32_000_000 / bytes.max(1)).clamp(20, 20_000);
-    let t = Instant::now();
-    for _ in 0..reps {
-        f();
-    }
-    t.elapsed().as_secs_f64() / reps as f64 * 1e6
+fn batch(bytes: usize, f: impl FnMut()) -> f64 {
+    seconds_per_call(calls_for(bytes), f) * 1e6
 }
 
 fn main() {

@@ -12,7 +12,12 @@
 //!   Callers take the best of [`ceiling_kernels`].
 //! * Two threads: the caller reduces the first half while a second thread,
 //!   spinning between calls as OpenBLAS's threads do, reduces the other,
-//!   each with the same kernel. It spins only while a [`SpinPair`] is alive.
+//!   each with the same kernel; a model of many tensors is split between
+//!   tensors ([`SpinPair::run_tensors`]). The second thread spins only while
+//!   a [`SpinPair`] is alive.
+//!
+//! A row is judged against the faster of the two: the best the machine
+//! does with the threads regnorm may use.
 //!
 //! No kernel here keeps an order or a bound, so none of them is a
 //! reduction a user could ship; they say how far regnorm is from what the
@@ -734,6 +739,7 @@ pub struct SpinPair<T: CeilingFloat> {
 struct Shared {
     go: AtomicU64,
     done: AtomicU64,
+    /// The worker's slices: a `*const &[T]` and their count.
     ptr: AtomicUsize,
     len: AtomicUsize,
     /// The job's kernel and operation ([`job_index`]).
@@ -786,11 +792,12 @@ impl<T: CeilingFloat> SpinPair<T> {
                 seen = g;
                 let (p, n) = (s.ptr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed));
                 let (k, op) = job(s.job.load(Ordering::Relaxed));
-                // SAFETY: `run` published a live `&[T]` (the pair is typed by
-                // `T`, so it is this type) and does not return before `done`
-                // says this job is finished; `T::reduce` does not panic.
-                let x = unsafe { std::slice::from_raw_parts(p as *const T, n) };
-                let r = T::reduce(x, op, k).unwrap_or(0.0);
+                // SAFETY: `split` published a live `&[&[T]]` (the pair is
+                // typed by `T`, so it is this type) and does not return
+                // before `done` says this job is finished; `T::reduce` does
+                // not panic.
+                let xs = unsafe { std::slice::from_raw_parts(p as *const &[T], n) };
+                let r = reduce_all(xs, op, k);
                 s.result.store(r.to_bits(), Ordering::Relaxed);
                 s.done.store(g, Ordering::Release);
             }
@@ -807,18 +814,47 @@ impl<T: CeilingFloat> SpinPair<T> {
     /// spinning thread.
     pub fn run(&mut self, x: &[T], op: Op, k: Kernel) -> f64 {
         let (a, b) = x.split_at((x.len() / 2) & !127);
+        self.split(&[a], &[b], op, k)
+    }
+
+    /// Reduces the tensors `xs` with kernel `k`, split between tensors, not
+    /// inside them: the first ones (as near half the elements as a
+    /// tensor's boundary allows) here, the others on the spinning thread.
+    /// The two-thread ceiling of a model of many small tensors, which
+    /// splitting each tensor would not serve.
+    pub fn run_tensors(&mut self, xs: &[&[T]], op: Op, k: Kernel) -> f64 {
+        let total: usize = xs.iter().map(|x| x.len()).sum();
+        let (mut here, mut before) = (0, 0);
+        for x in xs {
+            // Take this tensor here if that ends nearer the middle.
+            if 2 * before + x.len() > total {
+                break;
+            }
+            (here, before) = (here + 1, before + x.len());
+        }
+        self.split(&xs[..here], &xs[here..], op, k)
+    }
+
+    /// Reduces `here` on this thread and `there` on the spinning one.
+    fn split(&mut self, here: &[&[T]], there: &[&[T]], op: Op, k: Kernel) -> f64 {
         let s = &self.shared;
-        s.ptr.store(b.as_ptr() as usize, Ordering::Relaxed);
-        s.len.store(b.len(), Ordering::Relaxed);
+        s.ptr.store(there.as_ptr() as usize, Ordering::Relaxed);
+        s.len.store(there.len(), Ordering::Relaxed);
         s.job.store(job_index(k, op), Ordering::Relaxed);
         self.generation += 1;
         s.go.store(self.generation, Ordering::Release);
-        let ra = T::reduce(a, op, k).unwrap_or(0.0);
+        let ra = reduce_all(here, op, k);
         while s.done.load(Ordering::Acquire) != self.generation {
             std::hint::spin_loop();
         }
         ra + f64::from_bits(s.result.load(Ordering::Relaxed))
     }
+}
+
+/// The sum of every slice's reduction by kernel `k` (0 without its
+/// instructions).
+fn reduce_all<T: CeilingFloat>(xs: &[&[T]], op: Op, k: Kernel) -> f64 {
+    xs.iter().map(|x| T::reduce(x, op, k).unwrap_or(0.0)).sum()
 }
 
 impl<T: CeilingFloat> Default for SpinPair<T> {
@@ -859,6 +895,12 @@ mod tests {
             for (op, want) in [(Op::Abs, abs), (Op::Sq, sq), (Op::Both, abs + sq)] {
                 assert_eq!(f32::reduce(&x, op, k), Some(want), "{k} {op:?}");
                 assert_eq!(pair.run(&x, op, k), want, "{k} {op:?}, two threads");
+                let tensors: Vec<&[f32]> = x.chunks(700).collect();
+                assert_eq!(
+                    pair.run_tensors(&tensors, op, k),
+                    want,
+                    "{k} {op:?}, split by tensors"
+                );
             }
             let mut g = vec![0.0f32; x.len()];
             assert_eq!(f32::gradient(&x, &mut g, 0.5, Op::Abs, k), Some(abs), "{k}");

@@ -3,7 +3,7 @@
 //! every figure is judged against ([`ceiling`]), the libraries regnorm is
 //! compared with ([`peers`]), the SVG charts of the examples ([`chart`]) and
 //! the regression solver of the `paths` and `train` examples
-//! ([`regression`]). Not published; nothing here is regnorm's API.
+//! ([`regression`]) and the harnesses' timing helpers ([`timing`]). Not published; nothing here is regnorm's API.
 //!
 //! The measuring harnesses live in this crate's `examples/`:
 //!
@@ -20,5 +20,6 @@ pub mod chart;
 pub mod models;
 pub mod peers;
 pub mod regression;
+pub mod timing;
 
 pub use models::*;
