@@ -7,9 +7,9 @@
 //! pool (each thread's calls against the one-thread ceiling timed on that
 //! thread just after them; the two-thread ceiling, like regnorm, after an
 //! untimed batch). The cases: the kernels at sizes from L1 to DRAM; the
-//! fused penalty and gradient in cache against a one-thread ceiling that
-//! does the same work (reads weights and gradients, writes the gradients;
-//! its GB/s count the weights only); whole models against the ceilings
+//! fused penalty and gradient in cache against ceilings that do the same
+//! work (read weights and gradients, write the gradients, at the same
+//! offsets as regnorm's; the GB/s count the weights only); whole models against the ceilings
 //! over a flat buffer of the same bytes; a model's small tensors against
 //! the ceilings over a flat buffer and tensor by tensor; and the CPU the
 //! library burns in the second after a burst.
@@ -97,8 +97,7 @@ enum Ceiling<'a, T> {
     /// kernels and models, each small tensor for the per-tensor ceiling;
     /// on one thread, and on two with a spinning worker.
     Reduce(&'a [&'a [T]], Op),
-    /// The fused penalty and gradient over `w` into the scratch `g` (one
-    /// thread only: the two-thread pair reduces, it does not write).
+    /// The fused penalty and gradient over `w` into the scratch `g`.
     Gradient {
         w: &'a [T],
         g: &'a mut [T],
@@ -125,13 +124,11 @@ fn speeds<T: CeilingFloat>(
     }
     let_helpers_park();
     let one_picked = pick(bytes, &kernels, one_thread(&mut ceiling));
-    let two_picked = match &ceiling {
-        Ceiling::Reduce(xs, op) => {
-            let mut pair = SpinPair::<T>::new();
-            pick(bytes, &kernels, two_threads(&mut pair, xs, *op))
-        }
-        Ceiling::Gradient { .. } => Vec::new(),
-    };
+    let two_picked = pick(
+        bytes,
+        &kernels,
+        two_threads(&mut SpinPair::new(), &mut ceiling),
+    );
     // One round of the one-thread ceiling on the calling thread, once
     // regnorm's helper has parked, so that it takes no core from the
     // ceiling.
@@ -154,21 +151,15 @@ fn speeds<T: CeilingFloat>(
             let worker = batch(bytes, || _ = black_box(ours()));
             (worker, one_round(&mut ceiling))
         });
-        let two = match &ceiling {
-            Ceiling::Reduce(xs, op) => {
-                // The spinning worker lives only while the two-thread
-                // ceiling runs; like regnorm, it gets an untimed batch
-                // first (its thread starting, its half reaching its cache).
-                let_helpers_park();
-                let mut pair = SpinPair::<T>::new();
-                fastest(bytes, &two_picked, two_threads(&mut pair, xs, *op))
-            }
-            Ceiling::Gradient { .. } => f64::NAN,
-        };
+        // The spinning worker lives only while the two-thread ceiling
+        // runs; like regnorm, it gets an untimed batch first (its thread
+        // starting, its half reaching its cache).
+        let_helpers_park();
+        let mut pair = SpinPair::new();
+        let two = fastest(bytes, &two_picked, two_threads(&mut pair, &mut ceiling));
         rows.push([main, worker, one_main, two, one_worker]);
     }
     let gbs = |k: usize| bytes as f64 / 1e9 / median(rows.iter().map(|r| r[k]).collect());
-    // f64::min keeps the one-thread time where there is no two-thread one (NaN).
     let ratio = |a: usize, b: usize| median(rows.iter().map(|r| r[b].min(r[3]) / r[a]).collect());
     Speeds {
         main: gbs(0),
@@ -195,17 +186,19 @@ fn one_thread<'c, 'a, T: CeilingFloat>(
     }
 }
 
-/// One call of the two-thread ceiling with kernel `k`: one slice split in
-/// halves, several split between slices, between the calling thread and
-/// `pair`'s spinning worker.
-fn two_threads<'p, T: CeilingFloat>(
-    pair: &'p mut SpinPair<T>,
-    xs: &'p [&'p [T]],
-    op: Op,
-) -> impl FnMut(Kernel) + use<'p, T> {
-    move |k| match xs {
-        [x] => _ = black_box(pair.run(black_box(x), op, k)),
-        _ => _ = black_box(pair.run_tensors(black_box(xs), op, k)),
+/// One call of the two-thread ceiling with kernel `k`, between the calling
+/// thread and `pair`'s spinning worker: one slice split in halves, several
+/// split between slices, the gradient's weights and gradients in halves.
+fn two_threads<'c, 'a, T: CeilingFloat>(
+    pair: &'c mut SpinPair<T>,
+    ceiling: &'c mut Ceiling<'a, T>,
+) -> impl FnMut(Kernel) + use<'c, 'a, T> {
+    move |k| match ceiling {
+        Ceiling::Reduce([x], op) => _ = black_box(pair.run(black_box(x), *op, k)),
+        Ceiling::Reduce(xs, op) => _ = black_box(pair.run_tensors(black_box(xs), *op, k)),
+        Ceiling::Gradient { w, g, c, op } => {
+            _ = black_box(pair.run_gradient(black_box(w), g, *c, *op, k));
+        }
     }
 }
 
@@ -231,6 +224,23 @@ fn aligned<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &[T] {
 fn aligned_zeros<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &mut [T] {
     *store = vec![T::from(0.0); n + 16];
     aligned_in(store, n)
+}
+
+/// A slice of `n` zeros at the same offset within a 4 KiB page as `like`
+/// (the ceiling's gradients beside regnorm's: a store and a later load
+/// whose addresses match in their low 12 bits stall the load, so two
+/// gradient buffers at different offsets from the weights would not run
+/// the same loop at the same speed).
+fn zeros_like<'s, T: Element + From<f32>>(
+    n: usize,
+    store: &'s mut Vec<T>,
+    like: &[T],
+) -> &'s mut [T] {
+    const PAGE: usize = 4096;
+    *store = vec![T::from(0.0); n + PAGE / size_of::<T>()];
+    let gap = (like.as_ptr() as usize).wrapping_sub(store.as_ptr() as usize) % PAGE;
+    let skip = gap / size_of::<T>();
+    &mut store[skip..skip + n]
 }
 
 /// Whether the command line asks for the case `what` (every case if it
@@ -299,7 +309,7 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
             for (reg, op, c) in [("L1", Op::Abs, lambda), ("L2", Op::Sq, 2.0 * lambda)] {
                 let (mut ours, mut theirs) = (Vec::new(), Vec::new());
                 let g = aligned_zeros::<T>(n, &mut ours);
-                let g_ceiling = aligned_zeros::<T>(n, &mut theirs);
+                let g_ceiling = zeros_like::<T>(n, &mut theirs, g);
                 case(&format!("{name} penalty_and_gradient {reg}, {n}"), || {
                     let ceiling = Ceiling::Gradient {
                         w: x,

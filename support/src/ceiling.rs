@@ -725,10 +725,11 @@ ceiling_float!(
 );
 
 /// The two-thread ceiling: a second thread spins waiting for work, which
-/// it reduces with the kernel and operation of each [`SpinPair::run`].
+/// it does with the kernel and operation of each [`SpinPair::run`],
+/// [`SpinPair::run_tensors`] or [`SpinPair::run_gradient`].
 pub struct SpinPair<T: CeilingFloat> {
-    /// The element type the worker reads: fixed at creation, so that `run`
-    /// cannot hand it a slice of another type.
+    /// The element type the worker reads: fixed at creation, so that a
+    /// job cannot hand it slices of another type.
     _elem: std::marker::PhantomData<fn(T)>,
     shared: Arc<Shared>,
     generation: u64,
@@ -739,41 +740,33 @@ pub struct SpinPair<T: CeilingFloat> {
 struct Shared {
     go: AtomicU64,
     done: AtomicU64,
-    /// The worker's slices: a `*const &[T]` and their count.
-    ptr: AtomicUsize,
-    len: AtomicUsize,
-    /// The job's kernel and operation ([`job_index`]).
+    /// The posted job: a `*mut Job<T>` on the poster's stack.
     job: AtomicUsize,
-    result: AtomicU64,
     stop: AtomicBool,
 }
 
-/// A (kernel, operation) pair as one number, to pass through one atomic.
-fn job_index(k: Kernel, op: Op) -> usize {
-    let acc = match k.accumulators {
-        4 => 0,
-        8 => 1,
-        16 => 2,
-        _ => 3,
-    };
-    (((usize::from(k.avx512) * 4 + acc) * 2 + (k.streams - 1).min(1)) * 2 + usize::from(k.prefetch))
-        * 3
-        + usize::from(op_code(op))
+/// The worker's share of one call, and where its result goes.
+struct Job<'a, T> {
+    work: Work<'a, T>,
+    op: Op,
+    k: Kernel,
+    result: f64,
 }
 
-/// The pair [`job_index`] numbered `i`.
-fn job(i: usize) -> (Kernel, Op) {
-    let op = [Op::Abs, Op::Sq, Op::Both][i % 3];
-    let prefetch = (i / 3) % 2 == 1;
-    let streams = (i / 6) % 2 + 1;
-    let accumulators = [4, 8, 16, 32][(i / 12) % 4];
-    let k = Kernel {
-        avx512: i / 48 == 1,
-        accumulators,
-        streams,
-        prefetch,
-    };
-    (k, op)
+enum Work<'a, T> {
+    /// Reduce these slices one after another.
+    Reduce(&'a [&'a [T]]),
+    /// The fused penalty and gradient over `w` into `g` (as long as `w`).
+    Gradient { w: &'a [T], g: &'a mut [T], c: f64 },
+}
+
+impl<T: CeilingFloat> Job<'_, T> {
+    fn run(&mut self) {
+        self.result = match &mut self.work {
+            Work::Reduce(xs) => reduce_all(xs, self.op, self.k),
+            Work::Gradient { w, g, c } => T::gradient(w, g, *c, self.op, self.k).unwrap_or(0.0),
+        };
+    }
 }
 
 impl<T: CeilingFloat> SpinPair<T> {
@@ -790,15 +783,13 @@ impl<T: CeilingFloat> SpinPair<T> {
                     continue;
                 }
                 seen = g;
-                let (p, n) = (s.ptr.load(Ordering::Relaxed), s.len.load(Ordering::Relaxed));
-                let (k, op) = job(s.job.load(Ordering::Relaxed));
-                // SAFETY: `split` published a live `&[&[T]]` (the pair is
-                // typed by `T`, so it is this type) and does not return
-                // before `done` says this job is finished; `T::reduce` does
-                // not panic.
-                let xs = unsafe { std::slice::from_raw_parts(p as *const &[T], n) };
-                let r = reduce_all(xs, op, k);
-                s.result.store(r.to_bits(), Ordering::Relaxed);
+                // SAFETY: `split` published a pointer to a live `Job<T>` (the
+                // pair is typed by `T`, so it is this type; `T` is `Send` and
+                // `Sync`, so its slices may be used here) that nothing else
+                // touches until `done` says this job is finished, and `split`
+                // does not return before that; the kernels do not panic.
+                let job = unsafe { &mut *(s.job.load(Ordering::Relaxed) as *mut Job<'_, T>) };
+                job.run();
                 s.done.store(g, Ordering::Release);
             }
         });
@@ -814,7 +805,7 @@ impl<T: CeilingFloat> SpinPair<T> {
     /// spinning thread.
     pub fn run(&mut self, x: &[T], op: Op, k: Kernel) -> f64 {
         let (a, b) = x.split_at((x.len() / 2) & !127);
-        self.split(&[a], &[b], op, k)
+        self.split(Work::Reduce(&[a]), Work::Reduce(&[b]), op, k)
     }
 
     /// Reduces the tensors `xs` with kernel `k`, split between tensors, not
@@ -832,22 +823,50 @@ impl<T: CeilingFloat> SpinPair<T> {
             }
             (here, before) = (here + 1, before + x.len());
         }
-        self.split(&xs[..here], &xs[here..], op, k)
+        let (a, b) = xs.split_at(here);
+        self.split(Work::Reduce(a), Work::Reduce(b), op, k)
     }
 
-    /// Reduces `here` on this thread and `there` on the spinning one.
-    fn split(&mut self, here: &[&[T]], there: &[&[T]], op: Op, k: Kernel) -> f64 {
+    /// The fused penalty and gradient ([`CeilingFloat::gradient`]) with
+    /// kernel `k`, `w` and `g` split in halves: the first here, the second
+    /// on the spinning thread. `op` is `Op::Abs` or `Op::Sq`; `g` is as
+    /// long as `w`.
+    pub fn run_gradient(&mut self, w: &[T], g: &mut [T], c: f64, op: Op, k: Kernel) -> f64 {
+        assert!(op != Op::Both && g.len() >= w.len());
+        let mid = (w.len() / 2) & !127;
+        let (w0, w1) = w.split_at(mid);
+        let (g0, g1) = g[..w.len()].split_at_mut(mid);
+        self.split(
+            Work::Gradient { w: w0, g: g0, c },
+            Work::Gradient { w: w1, g: g1, c },
+            op,
+            k,
+        )
+    }
+
+    /// Does `here` on this thread and `there` on the spinning one.
+    fn split(&mut self, here: Work<'_, T>, there: Work<'_, T>, op: Op, k: Kernel) -> f64 {
+        let mut theirs = Job {
+            work: there,
+            op,
+            k,
+            result: 0.0,
+        };
+        let mut ours = Job {
+            work: here,
+            op,
+            k,
+            result: 0.0,
+        };
         let s = &self.shared;
-        s.ptr.store(there.as_ptr() as usize, Ordering::Relaxed);
-        s.len.store(there.len(), Ordering::Relaxed);
-        s.job.store(job_index(k, op), Ordering::Relaxed);
+        s.job.store(&raw mut theirs as usize, Ordering::Relaxed);
         self.generation += 1;
         s.go.store(self.generation, Ordering::Release);
-        let ra = reduce_all(here, op, k);
+        ours.run();
         while s.done.load(Ordering::Acquire) != self.generation {
             std::hint::spin_loop();
         }
-        ra + f64::from_bits(s.result.load(Ordering::Relaxed))
+        ours.result + theirs.result
     }
 }
 
@@ -877,15 +896,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn job_numbers_round_trip() {
-        for k in ceiling_kernels() {
-            for op in [Op::Abs, Op::Sq, Op::Both] {
-                assert_eq!(job(job_index(k, op)), (k, op));
-            }
-        }
-    }
-
-    #[test]
     fn every_kernel_sums_like_the_exact_sum() {
         let x: Vec<f32> = (0..3001).map(|i| (i % 7) as f32 - 3.0).collect();
         let abs: f64 = x.iter().map(|v| f64::from(v.abs())).sum();
@@ -902,8 +912,35 @@ mod tests {
                     "{k} {op:?}, split by tensors"
                 );
             }
-            let mut g = vec![0.0f32; x.len()];
-            assert_eq!(f32::gradient(&x, &mut g, 0.5, Op::Abs, k), Some(abs), "{k}");
+            for (op, want) in [(Op::Abs, abs), (Op::Sq, sq)] {
+                let step = |w: f32| {
+                    if op == Op::Abs {
+                        0.5f32.copysign(w)
+                    } else {
+                        0.5 * w
+                    }
+                };
+                let mut g = vec![1.0f32; x.len()];
+                assert_eq!(
+                    f32::gradient(&x, &mut g, 0.5, op, k),
+                    Some(want),
+                    "{k} {op:?}"
+                );
+                assert!(
+                    x.iter().zip(&g).all(|(&w, &g)| g == 1.0 + step(w)),
+                    "{k} {op:?}"
+                );
+                let mut g = vec![1.0f32; x.len()];
+                assert_eq!(
+                    pair.run_gradient(&x, &mut g, 0.5, op, k),
+                    want,
+                    "{k} {op:?}, two threads"
+                );
+                assert!(
+                    x.iter().zip(&g).all(|(&w, &g)| g == 1.0 + step(w)),
+                    "{k} {op:?}, two threads"
+                );
+            }
         }
     }
 }
