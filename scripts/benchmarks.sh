@@ -111,7 +111,9 @@ isa=$(grep -o -w -E 'avx512f|avx512bw|avx512vl|avx2|avx|fma' /proc/cpuinfo | sor
     echo "calls against the one-thread ceiling timed on that same thread just after them; the 1T column is"
     echo "the main thread's; \"faster\" names the faster ceiling by medians). The fused penalty_and_gradient"
     echo "rows (GB/s of weights) are against ceilings that do the same work: read weights and gradients,"
-    echo "write the gradients (g += λ·sign(w) as copysign, or 2λ·w as an FMA), on one thread and on two."
+    echo "write the gradients (g += λ·sign(w) as copysign, or 2λ·w as an FMA), on one thread and on two;"
+    echo "the in-place rows (weight decay, L1 prox_step; GB/s of weights, each read and written once) against"
+    echo "ceilings that scale or soft-threshold (summing the new |w|) a copy of the weights."
     echo
     cat "$sol_out"
     echo

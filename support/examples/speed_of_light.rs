@@ -2,14 +2,18 @@
 //! of the speed issue, each as a fraction of the faster of two ceilings
 //! (`regnorm_support::ceiling`), in each round: the one-thread ceiling (the
 //! fastest of the ceiling kernels) and the two-thread one (a spinning
-//! worker; a model's tensors split between the threads). regnorm is called
-//! back-to-back from the main thread and from a worker of a 2-thread rayon
-//! pool (each thread's calls against the one-thread ceiling timed on that
-//! thread just after them; the two-thread ceiling, like regnorm, after an
-//! untimed batch). The cases: the kernels at sizes from L1 to DRAM; the
-//! fused penalty and gradient in cache against ceilings that do the same
-//! work (read weights and gradients, write the gradients, at the same
-//! offsets as regnorm's; the GB/s count the weights only); whole models against the ceilings
+//! worker; one buffer split in halves, a list of tensors split between
+//! tensors). regnorm is called back-to-back from the main thread and from
+//! a worker of a 2-thread rayon pool (each thread's calls against the
+//! one-thread ceiling timed on that thread just after them; the two-thread
+//! ceiling, like regnorm, after an untimed batch).
+//!
+//! The cases: the kernels at sizes from L1 to DRAM; the fused penalty and
+//! gradient in cache against ceilings that do the same work (read weights
+//! and gradients, write the gradients, at the same offsets as regnorm's;
+//! the GB/s count the weights only); the in-place updates (weight decay,
+//! the L1 prox step) at every size, against ceilings that scale or
+//! soft-threshold a copy of the weights; whole models against the ceilings
 //! over a flat buffer of the same bytes; a model's small tensors against
 //! the ceilings over a flat buffer and tensor by tensor; and the CPU the
 //! library burns in the second after a burst.
@@ -25,9 +29,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer};
+use regnorm::{ClipGradNorm, Element, L1, L2, Regularizer, WeightDecay};
 use regnorm_support::ceiling::{
-    CeilingFloat, Kernel, Op, SpinPair, ceiling_kernels, fastest_kernels,
+    CeilingFloat, Kernel, Op, SpinPair, Update, ceiling_kernels, fastest_kernels,
 };
 use regnorm_support::timing::{calls_for, median, seconds_per_call};
 
@@ -97,6 +101,8 @@ enum Ceiling<'a, T> {
     /// kernels and models, each small tensor for the per-tensor ceiling;
     /// on one thread, and on two with a spinning worker.
     Reduce(&'a [&'a [T]], Op),
+    /// An in-place update of the scratch weights `w`.
+    Update { w: &'a mut [T], u: Update },
     /// The fused penalty and gradient over `w` into the scratch `g`.
     Gradient {
         w: &'a [T],
@@ -115,6 +121,7 @@ fn speeds<T: CeilingFloat>(
     let bytes: usize = match &ceiling {
         Ceiling::Reduce(xs, _) => xs.iter().map(|x| size_of_val(*x)).sum(),
         Ceiling::Gradient { w, .. } => size_of_val(*w),
+        Ceiling::Update { w, .. } => size_of_val(*w),
     };
     let kernels = ceiling_kernels();
     // Warm up every path once.
@@ -183,6 +190,7 @@ fn one_thread<'c, 'a, T: CeilingFloat>(
         Ceiling::Gradient { w, g, c, op } => {
             black_box(T::gradient(black_box(w), g, *c, *op, t));
         }
+        Ceiling::Update { w, u } => _ = black_box(T::update(w, *u, t)),
     }
 }
 
@@ -199,6 +207,7 @@ fn two_threads<'c, 'a, T: CeilingFloat>(
         Ceiling::Gradient { w, g, c, op } => {
             _ = black_box(pair.run_gradient(black_box(w), g, *c, *op, k));
         }
+        Ceiling::Update { w, u } => _ = black_box(pair.run_update(w, *u, k)),
     }
 }
 
@@ -226,21 +235,23 @@ fn aligned_zeros<T: Element + From<f32>>(n: usize, store: &mut Vec<T>) -> &mut [
     aligned_in(store, n)
 }
 
-/// A slice of `n` zeros at the same offset within a 4 KiB page as `like`
-/// (the ceiling's gradients beside regnorm's: a store and a later load
-/// whose addresses match in their low 12 bits stall the load, so two
-/// gradient buffers at different offsets from the weights would not run
-/// the same loop at the same speed).
-fn zeros_like<'s, T: Element + From<f32>>(
-    n: usize,
+/// A copy of `values` at the same offset within a 4 KiB page as `like`:
+/// the buffers a ceiling writes, beside regnorm's (a store and a later
+/// load whose addresses match in their low 12 bits can stall the load, so
+/// buffers at other offsets would not run the same loop at the same speed).
+fn copy_like<'s, T: Element + From<f32>>(
+    values: &[T],
     store: &'s mut Vec<T>,
     like: &[T],
 ) -> &'s mut [T] {
     const PAGE: usize = 4096;
+    let n = values.len();
     *store = vec![T::from(0.0); n + PAGE / size_of::<T>()];
     let gap = (like.as_ptr() as usize).wrapping_sub(store.as_ptr() as usize) % PAGE;
     let skip = gap / size_of::<T>();
-    &mut store[skip..skip + n]
+    let copy = &mut store[skip..skip + n];
+    copy.copy_from_slice(values);
+    copy
 }
 
 /// Whether the command line asks for the case `what` (every case if it
@@ -309,7 +320,7 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
             for (reg, op, c) in [("L1", Op::Abs, lambda), ("L2", Op::Sq, 2.0 * lambda)] {
                 let (mut ours, mut theirs) = (Vec::new(), Vec::new());
                 let g = aligned_zeros::<T>(n, &mut ours);
-                let g_ceiling = zeros_like::<T>(n, &mut theirs, g);
+                let g_ceiling = copy_like(g, &mut theirs, g);
                 case(&format!("{name} penalty_and_gradient {reg}, {n}"), || {
                     let ceiling = Ceiling::Gradient {
                         w: x,
@@ -327,6 +338,32 @@ fn kernels<T: CeilingFloat + Element + From<f32>>(
                     })
                 });
             }
+        }
+        // The in-place updates (each reads and writes the weights; GB/s
+        // count them once), against ceilings that do the same: weight
+        // decay's scaling, and the L1 prox step's soft threshold with the
+        // new Σ|w| (regnorm's also counts the zeros). The factors keep the
+        // weights normal over a whole run.
+        let decay = WeightDecay::new(1e-4).unwrap();
+        let l1 = L1::new(1e-4).unwrap();
+        for (what, u) in [
+            ("weight decay apply", Update::Scale(1.0 - 1e-7)),
+            ("L1 prox_step", Update::Shrink(1e-9)),
+        ] {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let w = aligned_zeros::<T>(n, &mut ours);
+            w.copy_from_slice(x);
+            let w_ceiling = copy_like(x, &mut theirs, w);
+            case(&format!("{name} {what}, {n}"), || {
+                let ceiling = Ceiling::Update { w: w_ceiling, u };
+                speeds(ceiling, rounds, pool, &mut || match u {
+                    Update::Scale(_) => {
+                        decay.apply(black_box(&mut *w), 1e-3).unwrap();
+                        0.0
+                    }
+                    Update::Shrink(_) => l1.prox_step(black_box(&mut *w), 1e-5).unwrap().penalty,
+                })
+            });
         }
     }
 }

@@ -158,11 +158,27 @@ pub trait CeilingFloat: Copy + Send + Sync + 'static {
     /// adding `c·w` (`Op::Sq`); `None` if the CPU lacks the instructions.
     /// `g` is as long as `w`.
     fn gradient(w: &[Self], g: &mut [Self], c: f64, op: Op, k: Kernel) -> Option<f64>;
+    /// The in-place update `u` by kernel `k` (its accumulators unroll the
+    /// loop); `None` if the CPU lacks the instructions.
+    fn update(w: &mut [Self], u: Update, k: Kernel) -> Option<f64>;
+}
+
+/// An in-place update of the weights: what weight decay and the L1 prox
+/// step do, without their checks or their order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Update {
+    /// `w ← c·w` (returns 0): weight decay.
+    Scale(f64),
+    /// `w ← sign(w)·max(|w| − t, 0)`, returning the new Σ|w|: the L1 prox
+    /// step (regnorm's also counts the zeros).
+    Shrink(f64),
 }
 
 const ABS: u8 = 0;
 const SQ: u8 = 1;
 const BOTH: u8 = 2;
+const SCALE: u8 = 0;
+const SHRINK: u8 = 1;
 
 fn op_code(op: Op) -> u8 {
     match op {
@@ -176,7 +192,7 @@ fn op_code(op: Op) -> u8 {
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::{ABS, SQ};
+    use super::{ABS, SCALE, SHRINK, SQ};
 
     /// A reduction kernel generic over its accumulators `A`, its streams
     /// `L`, software prefetch `P` and its operation `OP`.
@@ -325,6 +341,67 @@ mod x86 {
                             acc[j] = $fma(v, v, acc[j]);
                             $mstore(pg.add(i), n, $fma(cv, v, gv));
                         }
+                    }
+                    (i, j) = (i + n, (j + 1) % A);
+                }
+                let mut width = A;
+                while width > 1 {
+                    width /= 2;
+                    for k in 0..width {
+                        acc[k] = $add(acc[k], acc[k + width]);
+                    }
+                }
+                $hsum(acc[0])
+            }
+        };
+    }
+
+    /// An in-place update generic over its unrolling `A` (the accumulators
+    /// of the sum it returns): `w ← c·w` (`SCALE`; returns 0), or
+    /// `w ← sign(w)·max(|w| − c, 0)` returning the new Σ|w| (`SHRINK`),
+    /// with the same tail handling as above.
+    macro_rules! update_kernel {
+        ($name:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $set1:ident,
+         $load:ident, $mload:ident, $store:ident, $mstore:ident, $add:ident, $sub:ident,
+         $mul:ident, $max:ident, $abs:expr, $copysign:expr, $hsum:expr) => {
+            /// # Safety
+            /// The CPU must have the target features.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn $name<const A: usize, const OP: u8>(w: &mut [$t], c: $t) -> f64 {
+                let cv = $set1(c);
+                let mut acc: [$v; A] = [$zero(); A];
+                let p = w.as_mut_ptr();
+                // The new value of `v`, and what it adds to the sum.
+                let update = |v: $v| {
+                    if OP == SCALE {
+                        ($mul(cv, v), $zero())
+                    } else {
+                        let m = $max($sub($abs(v), cv), $zero());
+                        ($copysign(m, v), m)
+                    }
+                };
+                let mut i = 0;
+                while i + A * $w <= w.len() {
+                    for a in acc.iter_mut() {
+                        // SAFETY: i + w <= len.
+                        let (new, m) = update(unsafe { $load(p.add(i)) });
+                        // SAFETY: as above.
+                        unsafe { $store(p.add(i), new) };
+                        if OP == SHRINK {
+                            *a = $add(*a, m);
+                        }
+                        i += $w;
+                    }
+                }
+                let mut j = 0;
+                while i < w.len() {
+                    let n = (w.len() - i).min($w);
+                    // SAFETY: lanes 0..n of w from i are inside it.
+                    let (new, m) = update(unsafe { $mload(p.add(i), n) });
+                    // SAFETY: as above.
+                    unsafe { $mstore(p.add(i), n, new) };
+                    if OP == SHRINK {
+                        acc[j] = $add(acc[j], m);
                     }
                     (i, j) = (i + n, (j + 1) % A);
                 }
@@ -593,6 +670,86 @@ mod x86 {
         copysign_pd512,
         hsum_pd512
     );
+    update_kernel!(
+        f32_avx2_update,
+        "avx2,fma",
+        f32,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        mload_ps256,
+        _mm256_storeu_ps,
+        mstore_ps256,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps,
+        _mm256_max_ps,
+        abs_ps256,
+        copysign_ps256,
+        hsum_ps256
+    );
+    update_kernel!(
+        f64_avx2_update,
+        "avx2,fma",
+        f64,
+        __m256d,
+        4,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_loadu_pd,
+        mload_pd256,
+        _mm256_storeu_pd,
+        mstore_pd256,
+        _mm256_add_pd,
+        _mm256_sub_pd,
+        _mm256_mul_pd,
+        _mm256_max_pd,
+        abs_pd256,
+        copysign_pd256,
+        hsum_pd256
+    );
+    update_kernel!(
+        f32_avx512_update,
+        "avx512f",
+        f32,
+        __m512,
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        mload_ps512,
+        _mm512_storeu_ps,
+        mstore_ps512,
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps,
+        _mm512_max_ps,
+        _mm512_abs_ps,
+        copysign_ps512,
+        hsum_ps512
+    );
+    update_kernel!(
+        f64_avx512_update,
+        "avx512f",
+        f64,
+        __m512d,
+        8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_loadu_pd,
+        mload_pd512,
+        _mm512_storeu_pd,
+        mstore_pd512,
+        _mm512_add_pd,
+        _mm512_sub_pd,
+        _mm512_mul_pd,
+        _mm512_max_pd,
+        _mm512_abs_pd,
+        copysign_pd512,
+        hsum_pd512
+    );
 }
 
 fn has(avx512: bool) -> bool {
@@ -615,7 +772,8 @@ fn has(avx512: bool) -> bool {
 /// `CeilingFloat` for `$t` from its four kernels in `x86`: each call picks
 /// the instantiation of the kernel's shape.
 macro_rules! ceiling_float {
-    ($t:ty, $avx512:ident, $avx2:ident, $avx512_gradient:ident, $avx2_gradient:ident) => {
+    ($t:ty, $avx512:ident, $avx2:ident, $avx512_gradient:ident, $avx2_gradient:ident,
+     $avx512_update:ident, $avx2_update:ident) => {
         impl CeilingFloat for $t {
             fn reduce(x: &[$t], op: Op, k: Kernel) -> Option<f64> {
                 if !has(k.avx512) {
@@ -705,6 +863,38 @@ macro_rules! ceiling_float {
                     None
                 }
             }
+
+            fn update(w: &mut [$t], u: Update, k: Kernel) -> Option<f64> {
+                if !has(k.avx512) {
+                    return None;
+                }
+                #[cfg(target_arch = "x86_64")]
+                {
+                    macro_rules! pick {
+                        ($f:ident, $op:ident) => {
+                            match k.accumulators {
+                                4 => x86::$f::<4, $op>,
+                                8 => x86::$f::<8, $op>,
+                                16 => x86::$f::<16, $op>,
+                                _ => x86::$f::<32, $op>,
+                            }
+                        };
+                    }
+                    let (f, c) = match (k.avx512, u) {
+                        (true, Update::Scale(c)) => (pick!($avx512_update, SCALE), c),
+                        (true, Update::Shrink(t)) => (pick!($avx512_update, SHRINK), t),
+                        (false, Update::Scale(c)) => (pick!($avx2_update, SCALE), c),
+                        (false, Update::Shrink(t)) => (pick!($avx2_update, SHRINK), t),
+                    };
+                    // SAFETY: the CPU has the kernel's features, checked above.
+                    Some(unsafe { f(w, c as $t) })
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let _ = (w, u);
+                    None
+                }
+            }
         }
     };
 }
@@ -714,19 +904,24 @@ ceiling_float!(
     f32_avx512,
     f32_avx2,
     f32_avx512_gradient,
-    f32_avx2_gradient
+    f32_avx2_gradient,
+    f32_avx512_update,
+    f32_avx2_update
 );
 ceiling_float!(
     f64,
     f64_avx512,
     f64_avx2,
     f64_avx512_gradient,
-    f64_avx2_gradient
+    f64_avx2_gradient,
+    f64_avx512_update,
+    f64_avx2_update
 );
 
 /// The two-thread ceiling: a second thread spins waiting for work, which
 /// it does with the kernel and operation of each [`SpinPair::run`],
-/// [`SpinPair::run_tensors`] or [`SpinPair::run_gradient`].
+/// [`SpinPair::run_tensors`], [`SpinPair::run_gradient`] or
+/// [`SpinPair::run_update`].
 pub struct SpinPair<T: CeilingFloat> {
     /// The element type the worker reads: fixed at creation, so that a
     /// job cannot hand it slices of another type.
@@ -758,6 +953,8 @@ enum Work<'a, T> {
     Reduce(&'a [&'a [T]]),
     /// The fused penalty and gradient over `w` into `g` (as long as `w`).
     Gradient { w: &'a [T], g: &'a mut [T], c: f64 },
+    /// An in-place update of `w`.
+    Update { w: &'a mut [T], u: Update },
 }
 
 impl<T: CeilingFloat> Job<'_, T> {
@@ -765,6 +962,7 @@ impl<T: CeilingFloat> Job<'_, T> {
         self.result = match &mut self.work {
             Work::Reduce(xs) => reduce_all(xs, self.op, self.k),
             Work::Gradient { w, g, c } => T::gradient(w, g, *c, self.op, self.k).unwrap_or(0.0),
+            Work::Update { w, u } => T::update(w, *u, self.k).unwrap_or(0.0),
         };
     }
 }
@@ -840,6 +1038,18 @@ impl<T: CeilingFloat> SpinPair<T> {
             Work::Gradient { w: w0, g: g0, c },
             Work::Gradient { w: w1, g: g1, c },
             op,
+            k,
+        )
+    }
+
+    /// The in-place update `u` ([`CeilingFloat::update`]) of `w` with
+    /// kernel `k`: the first half here, the second on the spinning thread.
+    pub fn run_update(&mut self, w: &mut [T], u: Update, k: Kernel) -> f64 {
+        let (a, b) = w.split_at_mut((w.len() / 2) & !127);
+        self.split(
+            Work::Update { w: a, u },
+            Work::Update { w: b, u },
+            Op::Abs,
             k,
         )
     }
@@ -940,6 +1150,26 @@ mod tests {
                     x.iter().zip(&g).all(|(&w, &g)| g == 1.0 + step(w)),
                     "{k} {op:?}, two threads"
                 );
+            }
+            let shrunk: Vec<f32> = x
+                .iter()
+                .map(|&w| (w.abs() - 0.5).max(0.0).copysign(w))
+                .collect();
+            let shrunk_abs: f64 = shrunk.iter().map(|v| f64::from(v.abs())).sum();
+            for (u, want, sum) in [
+                (
+                    Update::Scale(0.5),
+                    x.iter().map(|&w| 0.5 * w).collect::<Vec<_>>(),
+                    0.0,
+                ),
+                (Update::Shrink(0.5), shrunk, shrunk_abs),
+            ] {
+                let mut w = x.clone();
+                assert_eq!(f32::update(&mut w, u, k), Some(sum), "{k} {u:?}");
+                assert_eq!(w, want, "{k} {u:?}");
+                let mut w = x.clone();
+                assert_eq!(pair.run_update(&mut w, u, k), sum, "{k} {u:?}, two threads");
+                assert_eq!(w, want, "{k} {u:?}, two threads");
             }
         }
     }
