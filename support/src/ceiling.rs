@@ -159,7 +159,8 @@ pub trait CeilingFloat: Copy + Send + Sync + 'static {
     /// `g` is as long as `w`.
     fn gradient(w: &[Self], g: &mut [Self], c: f64, op: Op, k: Kernel) -> Option<f64>;
     /// The in-place update `u` by kernel `k` (its accumulators unroll the
-    /// loop); `None` if the CPU lacks the instructions.
+    /// loop; its streams as for `reduce`); `None` if the CPU lacks the
+    /// instructions.
     fn update(w: &mut [Self], u: Update, k: Kernel) -> Option<f64>;
 }
 
@@ -357,7 +358,8 @@ mod x86 {
     }
 
     /// An in-place update generic over its unrolling `A` (the accumulators
-    /// of the sum it returns): `w ← c·w` (`SCALE`; returns 0), or
+    /// of the sum it returns) and its streams `L` (as above): `w ← c·w`
+    /// (`SCALE`; returns 0), or
     /// `w ← sign(w)·max(|w| − c, 0)` returning the new Σ|w| (`SHRINK`),
     /// with the same tail handling as above.
     macro_rules! update_kernel {
@@ -367,7 +369,10 @@ mod x86 {
             /// # Safety
             /// The CPU must have the target features.
             #[target_feature(enable = $feat)]
-            pub unsafe fn $name<const A: usize, const OP: u8>(w: &mut [$t], c: $t) -> f64 {
+            pub unsafe fn $name<const A: usize, const L: usize, const OP: u8>(
+                w: &mut [$t],
+                c: $t,
+            ) -> f64 {
                 let cv = $set1(c);
                 let mut acc: [$v; A] = [$zero(); A];
                 let p = w.as_mut_ptr();
@@ -380,19 +385,23 @@ mod x86 {
                         ($copysign(m, v), m)
                     }
                 };
-                let mut i = 0;
-                while i + A * $w <= w.len() {
-                    for a in acc.iter_mut() {
-                        // SAFETY: i + w <= len.
-                        let (new, m) = update(unsafe { $load(p.add(i)) });
-                        // SAFETY: as above.
-                        unsafe { $store(p.add(i), new) };
-                        if OP == SHRINK {
-                            *a = $add(*a, m);
+                let step = A * $w;
+                let rows = w.len() / (L * step);
+                for r in 0..rows {
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        for part in 0..L {
+                            let i = part * rows * step + r * step + j * $w;
+                            // SAFETY: i + w <= L * rows * step <= len.
+                            let (new, m) = update(unsafe { $load(p.add(i)) });
+                            // SAFETY: as above.
+                            unsafe { $store(p.add(i), new) };
+                            if OP == SHRINK {
+                                *a = $add(*a, m);
+                            }
                         }
-                        i += $w;
                     }
                 }
+                let mut i = L * rows * step;
                 let mut j = 0;
                 while i < w.len() {
                     let n = (w.len() - i).min($w);
@@ -872,11 +881,15 @@ macro_rules! ceiling_float {
                 {
                     macro_rules! pick {
                         ($f:ident, $op:ident) => {
-                            match k.accumulators {
-                                4 => x86::$f::<4, $op>,
-                                8 => x86::$f::<8, $op>,
-                                16 => x86::$f::<16, $op>,
-                                _ => x86::$f::<32, $op>,
+                            match (k.accumulators, k.streams) {
+                                (4, 1) => x86::$f::<4, 1, $op>,
+                                (4, _) => x86::$f::<4, 2, $op>,
+                                (8, 1) => x86::$f::<8, 1, $op>,
+                                (8, _) => x86::$f::<8, 2, $op>,
+                                (16, 1) => x86::$f::<16, 1, $op>,
+                                (16, _) => x86::$f::<16, 2, $op>,
+                                (_, 1) => x86::$f::<32, 1, $op>,
+                                (_, _) => x86::$f::<32, 2, $op>,
                             }
                         };
                     }
