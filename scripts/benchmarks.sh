@@ -3,7 +3,7 @@
 # from a fresh run, keeping the sections of other machines:
 #   scripts/benchmarks.sh
 # Run it alone on the machine (a second busy process ruins every figure);
-# it takes over an hour (85 min on a 2-vCPU Xeon when speed_of_light took 32 min; it now takes 21). OpenBLAS is included when libopenblas is
+# it takes over an hour (85 min on a 2-vCPU Xeon when speed_of_light took 32 min; it now takes 24). OpenBLAS is included when libopenblas is
 # installed (Debian: apt-get install libopenblas-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,7 +19,7 @@
 //! library burns in the second after a burst.
 //!
 //! ```sh
-//! cargo run --release -p regnorm-support --example speed_of_light            # about 20 minutes (21 min on a 2-vCPU Xeon)
+//! cargo run --release -p regnorm-support --example speed_of_light            # about 25 minutes (24 min on a 2-vCPU Xeon)
 //! cargo run --release -p regnorm-support --example speed_of_light -- quick   # fewer rounds
 //! cargo run --release -p regnorm-support --example speed_of_light -- "f32 sum" ResNet idle  # only these cases
 //! ```
