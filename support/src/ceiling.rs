@@ -547,140 +547,32 @@ mod x86 {
         unsafe { _mm512_reduce_add_pd(v) }
     }
 
-    reduce_kernel!(
+    /// One instruction set's kernels for one element type, from one list
+    /// of its intrinsics: `$tier::{reduce, gradient, update}`.
+    macro_rules! tier_kernels {
+        ($tier:ident, $feat:literal, $t:ty, $v:ty, $w:literal, $zero:ident, $set1:ident,
+         $load:ident, $mload:ident, $store:ident, $mstore:ident, $add:ident, $sub:ident,
+         $mul:ident, $max:ident, $fma:ident, $abs:expr, $copysign:expr, $hsum:expr) => {
+            pub mod $tier {
+                use super::*;
+
+                reduce_kernel!(
+                    reduce, $feat, $t, $v, $w, $zero, $load, $mload, $add, $mul, $fma, $abs, $hsum
+                );
+                gradient_kernel!(
+                    gradient, $feat, $t, $v, $w, $zero, $set1, $load, $mload, $store, $mstore,
+                    $add, $fma, $abs, $copysign, $hsum
+                );
+                update_kernel!(
+                    update, $feat, $t, $v, $w, $zero, $set1, $load, $mload, $store, $mstore, $add,
+                    $sub, $mul, $max, $abs, $copysign, $hsum
+                );
+            }
+        };
+    }
+
+    tier_kernels!(
         f32_avx2,
-        "avx2,fma",
-        f32,
-        __m256,
-        8,
-        _mm256_setzero_ps,
-        _mm256_loadu_ps,
-        mload_ps256,
-        _mm256_add_ps,
-        _mm256_mul_ps,
-        _mm256_fmadd_ps,
-        abs_ps256,
-        hsum_ps256
-    );
-    reduce_kernel!(
-        f64_avx2,
-        "avx2,fma",
-        f64,
-        __m256d,
-        4,
-        _mm256_setzero_pd,
-        _mm256_loadu_pd,
-        mload_pd256,
-        _mm256_add_pd,
-        _mm256_mul_pd,
-        _mm256_fmadd_pd,
-        abs_pd256,
-        hsum_pd256
-    );
-    reduce_kernel!(
-        f32_avx512,
-        "avx512f",
-        f32,
-        __m512,
-        16,
-        _mm512_setzero_ps,
-        _mm512_loadu_ps,
-        mload_ps512,
-        _mm512_add_ps,
-        _mm512_mul_ps,
-        _mm512_fmadd_ps,
-        _mm512_abs_ps,
-        hsum_ps512
-    );
-    reduce_kernel!(
-        f64_avx512,
-        "avx512f",
-        f64,
-        __m512d,
-        8,
-        _mm512_setzero_pd,
-        _mm512_loadu_pd,
-        mload_pd512,
-        _mm512_add_pd,
-        _mm512_mul_pd,
-        _mm512_fmadd_pd,
-        _mm512_abs_pd,
-        hsum_pd512
-    );
-    gradient_kernel!(
-        f32_avx2_gradient,
-        "avx2,fma",
-        f32,
-        __m256,
-        8,
-        _mm256_setzero_ps,
-        _mm256_set1_ps,
-        _mm256_loadu_ps,
-        mload_ps256,
-        _mm256_storeu_ps,
-        mstore_ps256,
-        _mm256_add_ps,
-        _mm256_fmadd_ps,
-        abs_ps256,
-        copysign_ps256,
-        hsum_ps256
-    );
-    gradient_kernel!(
-        f64_avx2_gradient,
-        "avx2,fma",
-        f64,
-        __m256d,
-        4,
-        _mm256_setzero_pd,
-        _mm256_set1_pd,
-        _mm256_loadu_pd,
-        mload_pd256,
-        _mm256_storeu_pd,
-        mstore_pd256,
-        _mm256_add_pd,
-        _mm256_fmadd_pd,
-        abs_pd256,
-        copysign_pd256,
-        hsum_pd256
-    );
-    gradient_kernel!(
-        f32_avx512_gradient,
-        "avx512f",
-        f32,
-        __m512,
-        16,
-        _mm512_setzero_ps,
-        _mm512_set1_ps,
-        _mm512_loadu_ps,
-        mload_ps512,
-        _mm512_storeu_ps,
-        mstore_ps512,
-        _mm512_add_ps,
-        _mm512_fmadd_ps,
-        _mm512_abs_ps,
-        copysign_ps512,
-        hsum_ps512
-    );
-    gradient_kernel!(
-        f64_avx512_gradient,
-        "avx512f",
-        f64,
-        __m512d,
-        8,
-        _mm512_setzero_pd,
-        _mm512_set1_pd,
-        _mm512_loadu_pd,
-        mload_pd512,
-        _mm512_storeu_pd,
-        mstore_pd512,
-        _mm512_add_pd,
-        _mm512_fmadd_pd,
-        _mm512_abs_pd,
-        copysign_pd512,
-        hsum_pd512
-    );
-    update_kernel!(
-        f32_avx2_update,
         "avx2,fma",
         f32,
         __m256,
@@ -695,12 +587,13 @@ mod x86 {
         _mm256_sub_ps,
         _mm256_mul_ps,
         _mm256_max_ps,
+        _mm256_fmadd_ps,
         abs_ps256,
         copysign_ps256,
         hsum_ps256
     );
-    update_kernel!(
-        f64_avx2_update,
+    tier_kernels!(
+        f64_avx2,
         "avx2,fma",
         f64,
         __m256d,
@@ -715,12 +608,13 @@ mod x86 {
         _mm256_sub_pd,
         _mm256_mul_pd,
         _mm256_max_pd,
+        _mm256_fmadd_pd,
         abs_pd256,
         copysign_pd256,
         hsum_pd256
     );
-    update_kernel!(
-        f32_avx512_update,
+    tier_kernels!(
+        f32_avx512,
         "avx512f",
         f32,
         __m512,
@@ -735,12 +629,13 @@ mod x86 {
         _mm512_sub_ps,
         _mm512_mul_ps,
         _mm512_max_ps,
+        _mm512_fmadd_ps,
         _mm512_abs_ps,
         copysign_ps512,
         hsum_ps512
     );
-    update_kernel!(
-        f64_avx512_update,
+    tier_kernels!(
+        f64_avx512,
         "avx512f",
         f64,
         __m512d,
@@ -755,6 +650,7 @@ mod x86 {
         _mm512_sub_pd,
         _mm512_mul_pd,
         _mm512_max_pd,
+        _mm512_fmadd_pd,
         _mm512_abs_pd,
         copysign_pd512,
         hsum_pd512
@@ -778,11 +674,10 @@ fn has(avx512: bool) -> bool {
     }
 }
 
-/// `CeilingFloat` for `$t` from its four kernels in `x86`: each call picks
-/// the instantiation of the kernel's shape.
+/// `CeilingFloat` for `$t` from its kernels in `x86::$avx512` and
+/// `x86::$avx2`: each call picks the instantiation of the kernel's shape.
 macro_rules! ceiling_float {
-    ($t:ty, $avx512:ident, $avx2:ident, $avx512_gradient:ident, $avx2_gradient:ident,
-     $avx512_update:ident, $avx2_update:ident) => {
+    ($t:ty, $avx512:ident, $avx2:ident) => {
         impl CeilingFloat for $t {
             fn reduce(x: &[$t], op: Op, k: Kernel) -> Option<f64> {
                 if !has(k.avx512) {
@@ -793,30 +688,30 @@ macro_rules! ceiling_float {
                     macro_rules! pick {
                         ($f:ident, $p:literal) => {
                             match (k.accumulators, k.streams, op_code(op)) {
-                                (4, 1, ABS) => x86::$f::<4, 1, $p, ABS>,
-                                (4, 1, SQ) => x86::$f::<4, 1, $p, SQ>,
-                                (4, 1, _) => x86::$f::<4, 1, $p, BOTH>,
-                                (4, _, ABS) => x86::$f::<4, 2, $p, ABS>,
-                                (4, _, SQ) => x86::$f::<4, 2, $p, SQ>,
-                                (4, _, _) => x86::$f::<4, 2, $p, BOTH>,
-                                (8, 1, ABS) => x86::$f::<8, 1, $p, ABS>,
-                                (8, 1, SQ) => x86::$f::<8, 1, $p, SQ>,
-                                (8, 1, _) => x86::$f::<8, 1, $p, BOTH>,
-                                (8, _, ABS) => x86::$f::<8, 2, $p, ABS>,
-                                (8, _, SQ) => x86::$f::<8, 2, $p, SQ>,
-                                (8, _, _) => x86::$f::<8, 2, $p, BOTH>,
-                                (16, 1, ABS) => x86::$f::<16, 1, $p, ABS>,
-                                (16, 1, SQ) => x86::$f::<16, 1, $p, SQ>,
-                                (16, 1, _) => x86::$f::<16, 1, $p, BOTH>,
-                                (16, _, ABS) => x86::$f::<16, 2, $p, ABS>,
-                                (16, _, SQ) => x86::$f::<16, 2, $p, SQ>,
-                                (16, _, _) => x86::$f::<16, 2, $p, BOTH>,
-                                (_, 1, ABS) => x86::$f::<32, 1, $p, ABS>,
-                                (_, 1, SQ) => x86::$f::<32, 1, $p, SQ>,
-                                (_, 1, _) => x86::$f::<32, 1, $p, BOTH>,
-                                (_, _, ABS) => x86::$f::<32, 2, $p, ABS>,
-                                (_, _, SQ) => x86::$f::<32, 2, $p, SQ>,
-                                (_, _, _) => x86::$f::<32, 2, $p, BOTH>,
+                                (4, 1, ABS) => x86::$f::reduce::<4, 1, $p, ABS>,
+                                (4, 1, SQ) => x86::$f::reduce::<4, 1, $p, SQ>,
+                                (4, 1, _) => x86::$f::reduce::<4, 1, $p, BOTH>,
+                                (4, _, ABS) => x86::$f::reduce::<4, 2, $p, ABS>,
+                                (4, _, SQ) => x86::$f::reduce::<4, 2, $p, SQ>,
+                                (4, _, _) => x86::$f::reduce::<4, 2, $p, BOTH>,
+                                (8, 1, ABS) => x86::$f::reduce::<8, 1, $p, ABS>,
+                                (8, 1, SQ) => x86::$f::reduce::<8, 1, $p, SQ>,
+                                (8, 1, _) => x86::$f::reduce::<8, 1, $p, BOTH>,
+                                (8, _, ABS) => x86::$f::reduce::<8, 2, $p, ABS>,
+                                (8, _, SQ) => x86::$f::reduce::<8, 2, $p, SQ>,
+                                (8, _, _) => x86::$f::reduce::<8, 2, $p, BOTH>,
+                                (16, 1, ABS) => x86::$f::reduce::<16, 1, $p, ABS>,
+                                (16, 1, SQ) => x86::$f::reduce::<16, 1, $p, SQ>,
+                                (16, 1, _) => x86::$f::reduce::<16, 1, $p, BOTH>,
+                                (16, _, ABS) => x86::$f::reduce::<16, 2, $p, ABS>,
+                                (16, _, SQ) => x86::$f::reduce::<16, 2, $p, SQ>,
+                                (16, _, _) => x86::$f::reduce::<16, 2, $p, BOTH>,
+                                (_, 1, ABS) => x86::$f::reduce::<32, 1, $p, ABS>,
+                                (_, 1, SQ) => x86::$f::reduce::<32, 1, $p, SQ>,
+                                (_, 1, _) => x86::$f::reduce::<32, 1, $p, BOTH>,
+                                (_, _, ABS) => x86::$f::reduce::<32, 2, $p, ABS>,
+                                (_, _, SQ) => x86::$f::reduce::<32, 2, $p, SQ>,
+                                (_, _, _) => x86::$f::reduce::<32, 2, $p, BOTH>,
                             }
                         };
                     }
@@ -846,21 +741,21 @@ macro_rules! ceiling_float {
                     macro_rules! pick {
                         ($f:ident) => {
                             match (k.accumulators, op) {
-                                (4, Op::Abs) => x86::$f::<4, ABS>,
-                                (4, _) => x86::$f::<4, SQ>,
-                                (8, Op::Abs) => x86::$f::<8, ABS>,
-                                (8, _) => x86::$f::<8, SQ>,
-                                (16, Op::Abs) => x86::$f::<16, ABS>,
-                                (16, _) => x86::$f::<16, SQ>,
-                                (_, Op::Abs) => x86::$f::<32, ABS>,
-                                (_, _) => x86::$f::<32, SQ>,
+                                (4, Op::Abs) => x86::$f::gradient::<4, ABS>,
+                                (4, _) => x86::$f::gradient::<4, SQ>,
+                                (8, Op::Abs) => x86::$f::gradient::<8, ABS>,
+                                (8, _) => x86::$f::gradient::<8, SQ>,
+                                (16, Op::Abs) => x86::$f::gradient::<16, ABS>,
+                                (16, _) => x86::$f::gradient::<16, SQ>,
+                                (_, Op::Abs) => x86::$f::gradient::<32, ABS>,
+                                (_, _) => x86::$f::gradient::<32, SQ>,
                             }
                         };
                     }
                     let f = if k.avx512 {
-                        pick!($avx512_gradient)
+                        pick!($avx512)
                     } else {
-                        pick!($avx2_gradient)
+                        pick!($avx2)
                     };
                     // SAFETY: the CPU has the kernel's features, checked
                     // above; g is as long as w (asserted).
@@ -882,22 +777,22 @@ macro_rules! ceiling_float {
                     macro_rules! pick {
                         ($f:ident, $op:ident) => {
                             match (k.accumulators, k.streams) {
-                                (4, 1) => x86::$f::<4, 1, $op>,
-                                (4, _) => x86::$f::<4, 2, $op>,
-                                (8, 1) => x86::$f::<8, 1, $op>,
-                                (8, _) => x86::$f::<8, 2, $op>,
-                                (16, 1) => x86::$f::<16, 1, $op>,
-                                (16, _) => x86::$f::<16, 2, $op>,
-                                (_, 1) => x86::$f::<32, 1, $op>,
-                                (_, _) => x86::$f::<32, 2, $op>,
+                                (4, 1) => x86::$f::update::<4, 1, $op>,
+                                (4, _) => x86::$f::update::<4, 2, $op>,
+                                (8, 1) => x86::$f::update::<8, 1, $op>,
+                                (8, _) => x86::$f::update::<8, 2, $op>,
+                                (16, 1) => x86::$f::update::<16, 1, $op>,
+                                (16, _) => x86::$f::update::<16, 2, $op>,
+                                (_, 1) => x86::$f::update::<32, 1, $op>,
+                                (_, _) => x86::$f::update::<32, 2, $op>,
                             }
                         };
                     }
                     let (f, c) = match (k.avx512, u) {
-                        (true, Update::Scale(c)) => (pick!($avx512_update, SCALE), c),
-                        (true, Update::Shrink(t)) => (pick!($avx512_update, SHRINK), t),
-                        (false, Update::Scale(c)) => (pick!($avx2_update, SCALE), c),
-                        (false, Update::Shrink(t)) => (pick!($avx2_update, SHRINK), t),
+                        (true, Update::Scale(c)) => (pick!($avx512, SCALE), c),
+                        (true, Update::Shrink(t)) => (pick!($avx512, SHRINK), t),
+                        (false, Update::Scale(c)) => (pick!($avx2, SCALE), c),
+                        (false, Update::Shrink(t)) => (pick!($avx2, SHRINK), t),
                     };
                     // SAFETY: the CPU has the kernel's features, checked above.
                     Some(unsafe { f(w, c as $t) })
@@ -912,24 +807,8 @@ macro_rules! ceiling_float {
     };
 }
 
-ceiling_float!(
-    f32,
-    f32_avx512,
-    f32_avx2,
-    f32_avx512_gradient,
-    f32_avx2_gradient,
-    f32_avx512_update,
-    f32_avx2_update
-);
-ceiling_float!(
-    f64,
-    f64_avx512,
-    f64_avx2,
-    f64_avx512_gradient,
-    f64_avx2_gradient,
-    f64_avx512_update,
-    f64_avx2_update
-);
+ceiling_float!(f32, f32_avx512, f32_avx2);
+ceiling_float!(f64, f64_avx512, f64_avx2);
 
 /// The two-thread ceiling: a second thread spins waiting for work, which
 /// it does with the kernel and operation of each [`SpinPair::run`],
