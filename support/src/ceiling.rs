@@ -148,8 +148,11 @@ pub fn fastest<T: CeilingFloat>(x: &[T], op: Op) -> Option<Kernel> {
         .map(|(_, k)| k)
 }
 
-/// An element type the ceilings reduce.
-pub trait CeilingFloat: Copy + Send + Sync + 'static {
+/// An element type the ceilings reduce: `f32` and `f64`. Sealed, so that
+/// [`SpinPair`] can rely on its methods not panicking (a panic on the
+/// calling thread while the spinning thread works on the same call would
+/// free the job that thread is using).
+pub trait CeilingFloat: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The reduction by kernel `k`, or `None` if the CPU lacks its
     /// instructions.
     fn reduce(x: &[Self], op: Op, k: Kernel) -> Option<f64>;
@@ -173,6 +176,12 @@ pub enum Update {
     /// `w ← sign(w)·max(|w| − t, 0)`, returning the new Σ|w|: the L1 prox
     /// step (regnorm's also counts the zeros).
     Shrink(f64),
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
 }
 
 const ABS: u8 = 0;
@@ -877,7 +886,10 @@ impl<T: CeilingFloat> SpinPair<T> {
                 // pair is typed by `T`, so it is this type; `T` is `Send` and
                 // `Sync`, so its slices may be used here) that nothing else
                 // touches until `done` says this job is finished, and `split`
-                // does not return before that; the kernels do not panic.
+                // does not return, nor unwind, before that: its own share
+                // runs this crate's kernels (`CeilingFloat` is sealed), which
+                // do not panic once `run_gradient` has checked the lengths.
+                // `split` takes `&mut self`, so one job at a time.
                 let job = unsafe { &mut *(s.job.load(Ordering::Relaxed) as *mut Job<'_, T>) };
                 job.run();
                 s.done.store(g, Ordering::Release);
